@@ -1,0 +1,85 @@
+"""The ``magical-prune`` command line: a thin shell over the Python API.
+
+Sub-commands live in their own modules and are imported only when used, so ``--help`` and
+``score`` start fast. Errors of the package are printed as one line (``error: file:line:
+message``) with exit status 2, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from typing import Any
+
+import click
+
+from magical_prune._version import __version__
+from magical_prune.errors import MagicalPruneError
+
+#: command name -> (module under magical_prune.cli, attribute, one-line help)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "inspect": ("inspect_cmd", "inspect", "Show devices, nets, sub-circuits and placement facts."),
+    "features": ("features_cmd", "features", "Extract the feature images of a placement."),
+    "refflow": ("refflow_cmd", "refflow", "Reference flow: place and simulate example OTAs."),
+    "models": ("models_cmd", "models", "List the network architectures with their cost."),
+    "dataset": ("dataset_cmd", "dataset", "Build or import labelled data sets (HDF5)."),
+    "train": ("learn_cmd", "train", "Train a model from scratch on a data set."),
+    "finetune": ("learn_cmd", "finetune", "Transfer learning: fine-tune a model on a new design."),
+    "evaluate": ("learn_cmd", "evaluate", "Accuracy, precision, recall, F1 and FOR of a model."),
+    "fewshot": ("learn_cmd", "fewshot", "The paper's few-shot transfer protocol."),
+    "score": ("score_cmd", "score", "Score placements: prune or keep."),
+    "model-info": ("score_cmd", "model_info", "Print a model's metadata."),
+    "calibrate": ("score_cmd", "calibrate", "Pick the threshold that meets a target FOR."),
+    "explain": ("explain_cmd", "explain", "Class activation maps: where the evidence lies."),
+}
+
+
+def _available(module: str) -> bool:
+    return importlib.util.find_spec(f"magical_prune.cli.{module}") is not None
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each sub-command's module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name, (module, _, _) in COMMANDS.items() if _available(module)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None or not _available(entry[0]):
+            return None
+        module = importlib.import_module(f"magical_prune.cli.{entry[0]}")
+        return getattr(module, entry[1])
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help from the table, so `--help` does not import torch-heavy modules.
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MagicalPruneError as err:
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(2)
+        except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
+            where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+            click.echo(f"error: {where}{err.strerror or err}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="magical-prune")
+def main() -> None:
+    """Predict placement quality in a MAGICAL-style analog layout flow and prune bad
+    placements before routing, extraction and simulation.
+
+    Run `magical-prune COMMAND --help` for each command's options.
+    """
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,3 @@
+from magical_prune.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Network architectures, registered by name (see :func:`create_model`)."""
