@@ -179,7 +179,9 @@ class Symmetry:
         return None
 
     def as_json(self) -> list[dict[str, object]]:
-        groups = self.groups or ((*((a, b) for a, b in self.pairs), *((s,) for s in self.self_symmetric)),)
+        groups = self.groups or (
+            (*((a, b) for a, b in self.pairs), *((s,) for s in self.self_symmetric)),
+        )
         return [
             {
                 "pairs": [list(m) for m in group if len(m) == 2],
@@ -280,8 +282,16 @@ class Circuit:
         for device_name, device_type in types.items():
             if device_name not in per_device:
                 devices.append(Device(device_name, device_type))  # typed but unconnected
-        nets_table = {n: Net(n, tuple((d, p.upper()) for d, p in pins)) for n, pins in connections.items()}
-        return cls(name=name, devices={d.name: d for d in devices}, nets=nets_table, ports=tuple(ports), **kwargs)  # type: ignore[arg-type]
+        nets_table = {
+            n: Net(n, tuple((d, p.upper()) for d, p in pins)) for n, pins in connections.items()
+        }
+        return cls(
+            name=name,
+            devices={d.name: d for d in devices},
+            nets=nets_table,
+            ports=tuple(ports),
+            **kwargs,
+        )  # type: ignore[arg-type]
 
     # -- views ------------------------------------------------------------------------------
     def graph(self) -> nx.Graph:

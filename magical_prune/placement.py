@@ -199,7 +199,9 @@ class Placement:
         xs, ys, ws, hs = (np.rint(a * scale) if np.all(np.isfinite(a)) else a for a in arrays)
         rects = np.stack([xs, ys, xs + ws, ys + hs], axis=1)
         if circuit is None:
-            parsed = {d: t if isinstance(t, DeviceType) else DeviceType.parse(t) for d, t in types.items()}
+            parsed = {
+                d: t if isinstance(t, DeviceType) else DeviceType.parse(t) for d, t in types.items()
+            }
             circuit = Circuit.from_connections(
                 name, nets, parsed,
                 channel_overrides={d: tuple(c) for d, c in channels.items()} if channels else None,
@@ -232,7 +234,9 @@ class Placement:
             return {}
         centres = (self.pin_boxes[self.net_pins, :2] + self.pin_boxes[self.net_pins, 2:]) / 2.0
         starts = self.net_ptr[:-1]
-        span = np.maximum.reduceat(centres, starts, axis=0) - np.minimum.reduceat(centres, starts, axis=0)
+        span = np.maximum.reduceat(centres, starts, axis=0) - np.minimum.reduceat(
+            centres, starts, axis=0
+        )
         return dict(zip(self.net_names, span.sum(axis=1).tolist()))
 
     def device_types(self) -> list[DeviceType]:

@@ -21,9 +21,9 @@ from magical_prune.errors import MagicalPruneError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "inspect": ("inspect_cmd", "inspect", "Show devices, nets, sub-circuits and placement facts."),
     "features": ("features_cmd", "features", "Extract the feature images of a placement."),
-    "refflow": ("refflow_cmd", "refflow", "Reference flow: place and simulate example OTAs."),
+    "refflow": ("groups", "refflow", "Reference flow: place and simulate example OTAs."),
     "models": ("models_cmd", "models", "List the network architectures with their cost."),
-    "dataset": ("dataset_cmd", "dataset", "Build or import labelled data sets (HDF5)."),
+    "dataset": ("groups", "dataset", "Build or import labelled data sets (HDF5)."),
     "train": ("learn_cmd", "train", "Train a model from scratch on a data set."),
     "finetune": ("learn_cmd", "finetune", "Transfer learning: fine-tune a model on a new design."),
     "evaluate": ("learn_cmd", "evaluate", "Accuracy, precision, recall, F1 and FOR of a model."),
@@ -40,13 +40,23 @@ def _available(module: str) -> bool:
 
 
 class LazyGroup(click.Group):
-    """A click group that imports each sub-command's module on first use."""
+    """A click group that imports each sub-command's module on first use.
+
+    ``table`` maps command name -> (module under ``magical_prune.cli``, attribute, short
+    help); sub-groups (``refflow``, ``dataset``) use the same class with their own table.
+    """
+
+    def __init__(
+        self, *args: Any, table: dict[str, tuple[str, str, str]] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.table = COMMANDS if table is None else table
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [name for name, (module, _, _) in COMMANDS.items() if _available(module)]
+        return [name for name, (module, _, _) in self.table.items() if _available(module)]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
+        entry = self.table.get(cmd_name)
         if entry is None or not _available(entry[0]):
             return None
         module = importlib.import_module(f"magical_prune.cli.{entry[0]}")
@@ -54,7 +64,7 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help from the table, so `--help` does not import torch-heavy modules.
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [(name, self.table[name][2]) for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
