@@ -97,18 +97,22 @@ def _config(size: int, rasterizer: str) -> tuple[int, Rasterizer]:
     return cfg.size, RASTERIZERS.get(cfg.rasterizer)
 
 
-def _members(placement: Placement, channels: Mapping[str, Sequence[int]] | None) -> list[list[int]]:
-    """Device rows of each sub-circuit image 1..5 (index 0, routing, left empty)."""
+def _members(
+    placement: Placement, channels: Mapping[str, Sequence[int]] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-circuit memberships as parallel arrays ``(device row, image index 1..5)``."""
     table = placement.circuit.subcircuits() if channels is None else channels
-    members: list[list[int]] = [[] for _ in IMAGE_NAMES]
+    rows: list[int] = []
+    images: list[int] = []
     for i, name in enumerate(placement.names):
         for c in table.get(name, ()):
             if c not in SUBCIRCUITS:
                 raise MagicalPruneError(
                     f"device {name!r} is in sub-circuit {c!r}; known ids are 1..5"
                 )
-            members[c].append(i)
-    return members
+            rows.append(i)
+            images.append(c)
+    return np.asarray(rows, dtype=np.int64), np.asarray(images, dtype=np.int64)
 
 
 def _window_cells(rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -143,27 +147,37 @@ def _device_cells(
     r: Rasterizer,
     shapes: Mapping[str, shapely.Geometry] | None,
 ) -> tuple[np.ndarray, ...]:
-    """``(device, pixel, coverage)`` cells of the given device rows (rectangles or shapes)."""
+    """``(k, pixel, coverage)`` cells of the device rows ``devices[k]`` (which may repeat).
+
+    Rectangles go through the separable profiles; devices with a non-rectangular entry in
+    ``shapes`` through shapely's exact polygon coverage.
+    """
     bounds = placement.bbox
     polygons: dict[int, shapely.Geometry] = {}
-    for i in devices.tolist() if shapes else ():
+    for i in set(devices.tolist()) if shapes else ():
         geom = shapes.get(placement.names[i])  # type: ignore[union-attr]
         if geom is None or is_rectangle(geom):
             continue
         if shapely.area(geom) <= 0:
             raise MagicalPruneError(f"device {placement.names[i]!r} has a shape of zero area")
         polygons[i] = geom
-    rect_rows = devices[~np.isin(devices, list(polygons))] if polygons else devices
-    py, px = box_profiles(placement.rects[rect_rows], bounds, size, r)
+    if not polygons:
+        py, px = box_profiles(placement.rects[devices], bounds, size, r)
+        return _window_cells(py, px)
+    is_poly = np.isin(devices, list(polygons))
+    rect_k = np.nonzero(~is_poly)[0]
+    py, px = box_profiles(placement.rects[devices[rect_k]], bounds, size, r)
     k, pix, cov = _window_cells(py, px)
-    dev = rect_rows[k]
-    if polygons:
-        dense = r.from_area(polygon_coverage(list(polygons.values()), bounds, size))
-        pk, ppix = np.nonzero(dense.reshape(len(polygons), -1))
-        dev = np.concatenate([dev, np.asarray(list(polygons))[pk]])
-        pix = np.concatenate([pix, ppix])
-        cov = np.concatenate([cov, dense.reshape(len(polygons), -1)[pk, ppix]])
-    return dev, pix, cov
+    poly_k = np.nonzero(is_poly)[0]
+    dense = r.from_area(
+        polygon_coverage([polygons[i] for i in devices[poly_k].tolist()], bounds, size)
+    ).reshape(len(poly_k), -1)
+    pk, ppix = np.nonzero(dense)
+    return (
+        np.concatenate([rect_k[k], poly_k[pk]]),
+        np.concatenate([pix, ppix]),
+        np.concatenate([cov, dense[pk, ppix]]),
+    )
 
 
 def rasterize(
@@ -185,35 +199,26 @@ def rasterize(
             unions of fingers); rectangles among them take the fast separable path.
     """
     size, r = _config(size, rasterizer)
-    out = np.zeros((len(IMAGE_NAMES), size * size), dtype=np.float64)
+    area = size * size
+    out = np.zeros(len(IMAGE_NAMES) * area, dtype=np.float64)
     bounds = placement.bbox
 
     nets = placement.net_boxes()
     if len(nets):
         py, px = box_profiles(nets, bounds, size, r, thin=True)
-        out[0] = (py.T @ px).ravel()
+        out[:area] = (py.T @ px).ravel()
 
-    members = _members(placement, channels)
-    used = sorted({i for m in members for i in m})
-    if used:
+    devices, images = _members(placement, channels)
+    if len(devices):
         intensity = np.array([t.intensity for t in placement.device_types()])
-        dev, pix, cov = _device_cells(placement, np.asarray(used), size, r, shapes)
-        value = intensity[dev] * cov
-        in_image = np.zeros(len(placement.names), dtype=bool)
-        best = np.empty(size * size)
-        for c in range(1, len(IMAGE_NAMES)):
-            if not members[c]:
-                continue
-            in_image[:] = False
-            in_image[members[c]] = True
-            sel = in_image[dev]
-            p, v = pix[sel], cov[sel]
-            # the device covering the larger fraction wins; among equal fractions the larger
-            # intensity (the larger value), so device order never matters
-            best[:] = 0.0
-            np.maximum.at(best, p, v)
-            win = v == best[p]
-            np.maximum.at(out[c], p[win], value[sel][win])
+        k, pix, cov = _device_cells(placement, devices, size, r, shapes)
+        key = images[k] * area + pix  # one flat index over all five sub-circuit images
+        # per pixel, the device covering the larger fraction wins; among equal fractions the
+        # larger intensity (the larger value), so device order never matters
+        best = np.zeros_like(out)
+        np.maximum.at(best, key, cov)
+        win = cov == best[key]
+        np.maximum.at(out, key[win], intensity[devices[k[win]]] * cov[win])
     return out.reshape(len(IMAGE_NAMES), size, size).astype(np.float32)
 
 
