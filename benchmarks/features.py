@@ -152,12 +152,6 @@ def main() -> None:
     parser.add_argument("--layouts", type=int, default=50, help="layout folders on disk")
     args = parser.parse_args()
 
-    try:
-        import magical_prune.subcircuits  # noqa: F401
-    except ImportError:  # classifier not there yet: the .channel overrides say it all
-        Circuit.subcircuits = lambda self: dict(self.channel_overrides or {})  # type: ignore[method-assign]
-        print("note: magical_prune.subcircuits missing; using the channel file only")
-
     placement = synthetic_placement()
     print(f"placement: {len(placement)} devices, {len(placement.net_names)} routed nets, "
           f"{len(placement.pin_names)} pins")  # fmt: skip

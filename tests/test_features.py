@@ -206,11 +206,10 @@ def test_shapes_dtypes_and_batches():
 
 def test_extract_many_uses_the_circuit_channels():
     p = two_nets()
-    p.circuit.channel_overrides = {"M0": (1,), "M1": (2,)}
-    p.circuit._subcircuits = dict(p.circuit.channel_overrides)  # no classifier needed here
+    p.circuit.channel_overrides = {"M0": (1,), "M1": (2,)}  # as a .channel file would
     many = extract_many([p, p.translated(3, 4)], size=8)
     assert many.shape == (2, 6, 3, 8, 8) and many.dtype == np.float32
-    np.testing.assert_array_equal(many[0], extract(p, size=8, channels=p.circuit._subcircuits))
+    np.testing.assert_array_equal(many[0], extract(p, size=8, channels={"M0": (1,), "M1": (2,)}))
     np.testing.assert_array_equal(many[0], many[1])
 
 
