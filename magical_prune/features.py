@@ -36,23 +36,23 @@ from tqdm import tqdm
 from magical_prune.circuit import SUBCIRCUITS
 from magical_prune.errors import MagicalPruneError
 from magical_prune.placement import Placement
-from magical_prune.rasterize import (
+from magical_prune.rasterize import (  # RASTERIZERS, rasterize_polygons: re-exported
     RASTERIZERS,
     Rasterizer,
     box_profiles,
     is_rectangle,
-    polygon_coverage,
+    rasterize_polygons,
 )
+
+__all__ = [
+    "IMAGE_NAMES", "CHANNEL_NAMES", "RASTERIZERS", "FeatureConfig", "FeatureStack",
+    "rasterize", "add_coordinate_channels", "extract", "extract_many", "rasterize_polygons",
+]  # fmt: skip
 
 #: The six feature images, in tensor order (routing demand, then sub-circuits 1..5).
 IMAGE_NAMES: tuple[str, ...] = (
-    "routing",
-    "first_stage",
-    "other_stages",
-    "feedback",
-    "cmfb",
-    "bias",
-)
+    "routing", "first_stage", "other_stages", "feedback", "cmfb", "bias",
+)  # fmt: skip
 #: The three channels of every image.
 CHANNEL_NAMES: tuple[str, ...] = ("intensity", "coord_x", "coord_y")
 
@@ -89,7 +89,11 @@ class FeatureConfig:
         extra = sorted(set(data) - known)
         if extra:
             raise MagicalPruneError(f"unknown feature setting(s): {', '.join(extra)}")
-        return cls(**dict(data))  # type: ignore[arg-type]
+        values = {
+            k: v.decode() if isinstance(v, bytes) else v.item() if isinstance(v, np.generic) else v
+            for k, v in data.items()
+        }  # HDF5 attributes come back as bytes / numpy scalars
+        return cls(**values)  # type: ignore[arg-type]
 
 
 def _config(size: int, rasterizer: str) -> tuple[int, Rasterizer]:
@@ -170,7 +174,7 @@ def _device_cells(
     k, pix, cov = _window_cells(py, px)
     poly_k = np.nonzero(is_poly)[0]
     dense = r.from_area(
-        polygon_coverage([polygons[i] for i in devices[poly_k].tolist()], bounds, size)
+        rasterize_polygons([polygons[i] for i in devices[poly_k].tolist()], bounds, size)
     ).reshape(len(poly_k), -1)
     pk, ppix = np.nonzero(dense)
     return (

@@ -5,7 +5,7 @@ covers is (fraction of row ``r`` its y-extent covers) x (fraction of column ``c`
 x-extent covers). A rasterizer therefore only computes 1D *profiles* -- ``(N, dim)`` arrays
 over the pixel columns (or rows) -- and the 2D coverage of N boxes is their outer product,
 which numpy evaluates for all boxes at once. General (non-rectangular) shapes go through
-shapely: :func:`polygon_coverage` intersects each polygon with the pixels under its bounds.
+shapely: :func:`rasterize_polygons` intersects each polygon with the pixels under its bounds.
 
 All coordinates here are in *pixel units*: the image spans ``[0, dim]`` on each axis and
 pixel ``k`` is ``[k, k + 1)``. :func:`to_pixels` converts nanometres to pixel units.
@@ -169,7 +169,7 @@ def box_coverage(
     return rows[:, :, None] * cols[:, None, :]
 
 
-def polygon_coverage(
+def rasterize_polygons(
     geoms: Sequence[shapely.Geometry] | np.ndarray, bounds: Sequence[float], size: int
 ) -> np.ndarray:
     """``(N, size, size)`` exact fraction of each pixel's area each polygon covers.

@@ -20,7 +20,7 @@ from magical_prune.features import (
     rasterize,
 )
 from magical_prune.placement import Placement
-from magical_prune.rasterize import RASTERIZERS, box_coverage, polygon_coverage
+from magical_prune.rasterize import RASTERIZERS, box_coverage, rasterize_polygons
 
 N, P, C, R = DeviceType.NMOS, DeviceType.PMOS, DeviceType.CAP, DeviceType.RES
 
@@ -178,6 +178,9 @@ def test_feature_config():
     cfg = FeatureConfig(size=32, rasterizer="paper")
     assert FeatureConfig.from_dict(cfg.to_dict()) == cfg
     assert FeatureConfig.from_dict({}) == FeatureConfig(64, "exact")
+    assert FeatureConfig.from_dict({"size": np.int64(16), "rasterizer": b"paper"}) == FeatureConfig(
+        16, "paper"
+    )
     with pytest.raises(MagicalPruneError, match="unknown feature setting"):
         FeatureConfig.from_dict({"size": 64, "colour": "red"})
     with pytest.raises(MagicalPruneError, match="at least 1"):
@@ -338,5 +341,5 @@ def test_polygon_coverage_matches_separable_boxes(boxes, size):
     boxes = np.array(boxes, dtype=np.int64)
     bounds = np.concatenate([boxes[:, :2].min(axis=0), boxes[:, 2:].max(axis=0)])
     separable = box_coverage(boxes, bounds, size)
-    polygons = polygon_coverage(shapely.box(*boxes.T), bounds, size)
+    polygons = rasterize_polygons(shapely.box(*boxes.T), bounds, size)
     np.testing.assert_allclose(polygons, separable, atol=1e-7)
