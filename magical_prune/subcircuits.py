@@ -33,7 +33,9 @@ of how an amplifier has to be built:
   signal on both gates. Blocks driven from the CMFB amplifier up to the amplifier device it
   controls carry the CMFB control voltage (channel 4); so do level-shifters/followers whose
   only purpose is to feed the sense network or the CMFB pair. A transistor of a stage whose
-  gate sits on a *later* stage's output is a CMFB sensing device (triode CM sensing).
+  gate sits on a *later* stage's output, or that runs in parallel (same drain and source)
+  with a device gated by the complementary output, is a CMFB sensing device (triode CM
+  sensing: parallel channels sum, so they sense the outputs' average).
 * **Passives between stages are compensation.** A capacitor or resistor (or a series RC
   through a node only passives touch, including a MOS used as a capacitor or a triode
   nulling resistor) that joins nets of two different stage depths (an input and an output
@@ -407,9 +409,8 @@ def classify(circuit: Circuit) -> dict[str, tuple[int, ...]]:
     cmfb_blocks: set[int] = set()
     carved: set[str] = set()  # CMFB devices inside an amplifier block
     for i, block in enumerate(blocks):
-        if i not in stage1 and any(
-            d in block.devices for n in sense_nets for d in topo.gated.get(n, ())
-        ):
+        sensed = any(d in block.devices for n in sense_nets for d in topo.gated.get(n, ()))
+        if sensed and i not in stage1 and not _is_gain_stage(topo, block, signal):
             cmfb_blocks.add(i)
     one_sided: dict[int, list[_Pair]] = {}
     for pair in pairs:
@@ -489,6 +490,7 @@ def classify(circuit: Circuit) -> dict[str, tuple[int, ...]]:
     for i, d in depth.items():
         for net in blocks[i].nets:
             main_net_depth[net] = min(main_net_depth.get(net, d), d)
+    sensing = _parallel_sensing(topo, main_net_depth)
     for i, block in enumerate(blocks):
         if i in depth:
             channel = FIRST_STAGE if depth[i] <= 1 else OTHER_STAGES
@@ -498,8 +500,10 @@ def classify(circuit: Circuit) -> dict[str, tuple[int, ...]]:
             channel = BIAS
         for d in block.devices:
             gate = topo.transistors[d][1]
-            if i in depth and main_net_depth.get(gate, 0) > depth[i] and d not in topo.diode:
-                result[d] = (CMFB,)  # senses a later stage's output: CM sensing device
+            if i in depth and (
+                d in sensing or (main_net_depth.get(gate, 0) > depth[i] and d not in topo.diode)
+            ):
+                result[d] = (CMFB,)  # senses the outputs' common mode inside a stage
             else:
                 result[d] = (CMFB,) if d in carved else (channel,)
 
@@ -545,6 +549,41 @@ def _pair_with_tail(topo: _Topology, block: _Block, pair: _Pair) -> set[str]:
     if ("n", pair.source) in g:
         tail = {n for k, n in nx.node_connected_component(g, ("n", pair.source)) if k == "d"}
     return set(pair.members) | tail
+
+
+def _is_gain_stage(topo: _Topology, block: _Block, signal: dict[str, int]) -> bool:
+    """Whether another block's signal net gates a transistor of the block with its drain in it.
+
+    Such a block amplifies the signal (common-source input) even when a sense node sets its
+    loads, as in a stage with its own resistive common-mode loop; a CMFB amplifier sees
+    only the sense node and the reference.
+    """
+    return any(
+        (gate := topo.transistors[d][1]) in signal
+        and gate not in block.nets
+        and topo.transistors[d][0] not in topo.supplies
+        for d in block.devices
+    )
+
+
+def _parallel_sensing(topo: _Topology, main_net_depth: dict[str, int]) -> set[str]:
+    """Transistors in parallel (same drain and source) gated by different amplifier nets.
+
+    Parallel channels add their currents, so two triode devices gated by the two outputs
+    conduct a current set by the outputs' average: common-mode sensing (as in a tail split
+    into two devices gated by OUTP and OUTN). A gain stage never puts two different signals
+    on parallel channels.
+    """
+    groups: dict[tuple[DeviceType, frozenset[str]], list[str]] = {}
+    for name, (drain, gate, source) in topo.transistors.items():
+        if main_net_depth.get(gate, 0) >= 1 and name not in topo.diode:
+            groups.setdefault((topo.types[name], frozenset((drain, source))), []).append(name)
+    return {
+        d
+        for names in groups.values()
+        if len({topo.transistors[d][1] for d in names}) >= 2
+        for d in names
+    }
 
 
 def _is_follower(
