@@ -1,0 +1,219 @@
+"""``efficient``: a small 3D network sized by its receptive field, with a CAM-ready head.
+
+Design, and the reason for each choice:
+
+* **Depth axis = the six feature sets, kept to the end.** The input is read as a 3D
+  tensor (channels = intensity, coord-x, coord-y; depth = the six sets). Nothing pools
+  over depth before the head, so the class activation map resolves sub-circuits.
+* **Sized with the 3DRF rule.** Strides and kernels are chosen so the last convolution
+  sees the whole 64x64 image (spatial receptive field >= 64) and all six sets (depth
+  receptive field >= 6), with no layer whose receptive-field gain has saturated
+  (:func:`~magical_prune.models.analysis.receptive_field` checks it).
+* **Factorised kernels (rule of kernel replacement).** Each standard ``(kd, k, k)``
+  convolution is replaced by a spatial ``(1, k, k)`` convolution followed by a depth
+  ``(kd, 1, 1)`` convolution. Both see all input channels, so the pair has the same 3D
+  receptive field as the standard kernel (spatial k x k, depth kd, all channels), and it is
+  compact: without the first the spatial extent is lost, without the second the depth
+  extent. It costs ``k*k + kd`` instead of ``k*k*kd`` weights per channel pair. Full (not
+  depthwise) channel mixing is kept on purpose: on CPUs depthwise 3D convolutions run far
+  below the throughput of dense ones, and training time on two cores is a target.
+* **Patchify stem.** A non-overlapping 4x4 convolution per set (stride 4) brings 64x64 to
+  16x16 at once; with 48 inputs per patch (4x4 pixels x 3 channels) and 32 outputs little
+  is lost, and every later layer runs on 16x16 or 8x8 maps.
+* **GroupNorm**, not BatchNorm: statistics per sample, so batch 16 (the paper's) or even
+  batch 1 fine-tuning behaves the same in training and inference.
+* **Global average pooling -> linear -> 2 logits.** The class-1 logit is the spatial and
+  depth mean of the class-1 activation map plus a bias, so :meth:`EfficientNet3D.cam`
+  gives an explanation that adds up to the decision.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from magical_prune.models._base import CHANNELS, NUM_CLASSES, PRUNE_CLASS, PlacementNet
+
+#: training defaults for the efficient network (our choice; read by the training code)
+EFFICIENT_CFG: dict[str, object] = {
+    "optimizer": "adamw",
+    "lr": 2e-3,
+    "lr_schedule": "cosine",
+    "warmup_steps": 100,
+    "weight_decay": 0.05,
+    "l2": 0.0,
+    "batch_size": 16,
+    # full passes over the training data (steps_per_epoch None = one pass)
+    "epochs": 20,
+    "steps_per_epoch": None,
+    "finetune_epochs": 20,
+    "finetune_lr_scale": 0.1,
+    # the module that stays trainable when fine-tuning freezes the features
+    "classifier": "fc",
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One factorised block: output channels, spatial kernel/stride/dilation, depth kernel.
+
+    The spatial kernel is odd (padded to keep the size) or equal to the stride (a
+    non-overlapping patch merge, unpadded, which keeps every map cell aligned with the
+    input pixels it summarises, so upsampled CAMs do not shift).
+    """
+
+    channels: int
+    kernel: int = 3
+    stride: int = 1
+    dilation: int = 1
+    depth_kernel: int = 3
+
+
+#: the default layout, on 64x64 images: stem 4x4/4 (16x16 maps), then receptive field
+#: 4 -> 12 -> 16 -> 48 -> 80 pixels (>= 64) and 1 -> 3 -> 5 -> 7 sets (>= 6) at the last
+#: convolution; maps of 16x16, 16x16, 8x8, 8x8, 8x8
+DEFAULT_STAGES: tuple[Stage, ...] = (
+    Stage(32, kernel=3, stride=1, depth_kernel=3),
+    Stage(64, kernel=2, stride=2, depth_kernel=3),
+    Stage(64, kernel=3, stride=1, dilation=2, depth_kernel=3),
+    Stage(64, kernel=3, stride=1, dilation=2, depth_kernel=1),
+)
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    groups = 8 if channels % 8 == 0 else 1
+    return nn.GroupNorm(groups, channels)
+
+
+class FactorisedBlock(nn.Module):
+    """``(kd, k, k)`` convolution as ``(1, k, k)`` then ``(kd, 1, 1)``, GroupNorm, ReLU,
+    with an identity shortcut when the shape is kept."""
+
+    def __init__(self, in_channels: int, stage: Stage) -> None:
+        super().__init__()
+        pad = 0 if stage.kernel == stage.stride else stage.dilation * (stage.kernel // 2)
+        self.spatial = nn.Conv3d(
+            in_channels,
+            stage.channels,
+            (1, stage.kernel, stage.kernel),
+            stride=(1, stage.stride, stage.stride),
+            padding=(0, pad, pad),
+            dilation=(1, stage.dilation, stage.dilation),
+            bias=False,
+        )
+        self.norm1 = _norm(stage.channels)
+        self.depth = (
+            nn.Conv3d(
+                stage.channels,
+                stage.channels,
+                (stage.depth_kernel, 1, 1),
+                padding=(stage.depth_kernel // 2, 0, 0),
+                bias=False,
+            )
+            if stage.depth_kernel > 1
+            else None
+        )
+        self.norm2 = _norm(stage.channels) if self.depth is not None else None
+        self.residual = in_channels == stage.channels and stage.stride == 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.norm1(self.spatial(x))
+        if self.depth is not None:
+            h = self.norm2(self.depth(F.relu(h)))
+        if self.residual:
+            h = h + x
+        return F.relu(h)
+
+
+class EfficientNet3D(PlacementNet):
+    """Factorised 3D network with global-average-pooling head (see the module docstring).
+
+    Args:
+        image_size: side of the square input images.
+        stem_channels: channels of the per-set patchify stem.
+        stem_patch: side (and stride) of the stem's patches.
+        stages: the factorised blocks after the stem.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 64,
+        *,
+        stem_channels: int = 32,
+        stem_patch: int = 4,
+        stages: tuple[Stage, ...] = DEFAULT_STAGES,
+    ) -> None:
+        super().__init__(image_size)
+        for stage in stages:
+            if stage.depth_kernel % 2 == 0 or (
+                stage.kernel % 2 == 0 and stage.kernel != stage.stride
+            ):
+                raise ValueError(
+                    "spatial kernels must be odd or equal to the stride, depth kernels odd"
+                )
+        self.stem = nn.Sequential(
+            OrderedDict(
+                conv=nn.Conv3d(
+                    len(CHANNELS),
+                    stem_channels,
+                    (1, stem_patch, stem_patch),
+                    stride=(1, stem_patch, stem_patch),
+                    bias=False,
+                ),
+                norm=_norm(stem_channels),
+                relu=nn.ReLU(),
+            )
+        )
+        blocks: OrderedDict[str, nn.Module] = OrderedDict()
+        channels = stem_channels
+        for i, stage in enumerate(stages, start=1):
+            blocks[f"block{i}"] = FactorisedBlock(channels, stage)
+            channels = stage.channels
+        self.blocks = nn.Sequential(blocks)
+        self.fc = nn.Linear(channels, NUM_CLASSES)
+        self.num_features = channels
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Last feature maps ``(B, C, 6, h, w)`` (depth = the six feature sets)."""
+        self.check_input(x)
+        # (B, sets, channels, H, W) -> (B, channels, sets, H, W); channels-last storage
+        # makes the spatial convolutions markedly faster on CPU.
+        h = x.transpose(1, 2).contiguous(memory_format=torch.channels_last_3d)
+        return self.blocks(self.stem(h))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x).mean(dim=(2, 3, 4)))
+
+    def cam(
+        self, x: torch.Tensor, target: int = PRUNE_CLASS, upsample: bool = True
+    ) -> torch.Tensor:
+        """Class activation map of class ``target`` over each of the six feature sets.
+
+        ``CAM = sum_k w[target, k] * f_k`` over the last feature maps ``f``; its mean over
+        sets and pixels equals the target logit minus the bias (exactly before
+        upsampling; bilinear upsampling by an integer factor keeps the mean as well). When
+        the image side is a multiple of 8 every map cell covers exactly the pixels it is
+        upsampled onto.
+
+        Args:
+            x: feature batch ``(B, 6, 3, H, W)``.
+            target: class whose evidence is mapped (1 = prune).
+            upsample: resize to the input's H x W (bilinear), else keep the map size.
+
+        Returns:
+            ``(B, 6, H, W)`` (or ``(B, 6, h, w)`` without upsampling), unnormalised.
+        """
+        feats = self.features(x)
+        cam = torch.einsum("bcdhw,c->bdhw", feats, self.fc.weight[target])
+        if upsample:
+            cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return cam
+
+
+def efficient(image_size: int = 64, **kwargs: object) -> EfficientNet3D:
+    """The default architecture (see the module docstring)."""
+    return EfficientNet3D(image_size, **kwargs)
