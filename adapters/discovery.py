@@ -45,7 +45,10 @@ from magical_prune.circuit import BULK_PINS, Circuit, DeviceType, Net, Symmetry
 from magical_prune.errors import MagicalPruneError, ParseError
 from magical_prune.placement import Placement
 
-__all__ = ["LayoutFiles", "find_layout_files", "load_placement", "load_circuit", "find_layouts"]
+__all__ = [
+    "LayoutFiles", "find_layout_files", "load_placement", "load_circuit", "find_layouts",
+    "has_layout", "clear_caches",
+]  # fmt: skip
 
 PathLike = str | os.PathLike[str]
 T = TypeVar("T")
@@ -581,7 +584,7 @@ def load_circuit(
     """
     del pins
     p = Path(path)
-    if p.is_dir() and not _has_layout(p):  # a design folder
+    if p.is_dir() and not has_layout(p):  # a design folder
         net_path = (
             Path(netlist)
             if netlist is not None
@@ -618,7 +621,8 @@ def _opt_path(value: Any) -> Path | None:
     return None if value is None else Path(value)
 
 
-def _has_layout(folder: Path) -> bool:
+def has_layout(folder: Path) -> bool:
+    """Whether ``folder`` holds a placement result (``place.result`` or ``*.result*``)."""
     names = _listing(folder)
     return "place.result" in names or any(".result" in n and (folder / n).is_file() for n in names)
 
@@ -643,7 +647,7 @@ def find_layouts(design_dir: PathLike) -> list[Path]:
             if not entry.is_dir():
                 continue
             sub = Path(entry.path)
-            if (sub / "place.result").is_file() or _has_layout(sub):
+            if (sub / "place.result").is_file() or has_layout(sub):
                 layouts.append(sub)
     if not layouts:
         raise MagicalPruneError(

@@ -21,7 +21,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from magical_prune.adapters._text import read_text
@@ -98,6 +98,8 @@ class _Instance:
     raw: dict[str, str]
     line: int
     letter: str = ""  # SPICE element letter, "" in Spectre syntax
+    #: SPICE ``C1 a b word 1p``: ``word`` is a model if a model card names it, else a terminal
+    last_may_be_model: bool = False
 
 
 @dataclass
@@ -376,7 +378,7 @@ def _spice_passive(
         raise ParseError(
             f"{name!r}: expected 2 or 3 terminals, a model and/or a value", path, lineno
         )
-    return _Instance(name, pos, master, numeric, raw, lineno, letter)
+    return _Instance(name, pos, master, numeric, raw, lineno, letter, len(pos) == 3)
 
 
 def _device_type(
@@ -424,6 +426,8 @@ def _flatten(
 
     for inst in instances:
         flat_name = prefix + inst.name
+        if inst.last_may_be_model and inst.terminals[-1] in netlist.model_types:
+            inst = replace(inst, terminals=inst.terminals[:-1], master=inst.terminals[-1])
         sub = netlist.cells.get(inst.master)
         if sub is not None and inst.letter in ("", "X"):
             if sub.name in stack:
@@ -474,7 +478,7 @@ def _choose_top(netlist: _Netlist, top: str | None, path: PathLike) -> _Cell | N
     explicit = [c for c in cells.values() if c.explicit_top]
     if len(explicit) == 1:
         return explicit[0]
-    used = {i.master for c in cells.values() for i in c.instances}
+    used = {i.master for c in cells.values() for i in c.instances if i.master != c.name}
     candidates = [c for c in cells.values() if c.name not in used]
     if not candidates:
         raise ParseError("every sub-circuit is instantiated by another: no top cell", path)
