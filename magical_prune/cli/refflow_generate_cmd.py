@@ -1,0 +1,116 @@
+"""``magical-prune refflow generate``: place a design over many net weightings and label each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from magical_prune.cli._common import echo_json
+
+
+@click.command("generate")
+@click.argument("design")
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output root; layouts go to OUT/<design>/<design>_<k>/.",
+)
+@click.option(
+    "-n",
+    "count",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Number of candidates, drawn without repetition from the 2^k subsets of critical "
+    "nets (default: all of them).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of subsets and placer.")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes (placement batches and ngspice runs).",
+)
+@click.option(
+    "--simulate/--no-simulate",
+    default=True,
+    show_default=True,
+    help="Label each layout with ngspice (performance.txt).",
+)
+@click.option(
+    "--mismatch",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Scale of random Pelgrom mismatch (0: off).",
+)
+@click.option(
+    "--weight",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Raised weight of a selected critical net (others weigh 1).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Candidates per batched placement solve (keep it fixed to resume a run).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def generate(
+    design: str,
+    out: Path,
+    count: int | None,
+    seed: int,
+    jobs: int,
+    simulate: bool,
+    mismatch: float,
+    weight: float,
+    batch_size: int,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Place DESIGN for many net weightings and (unless --no-simulate) label each layout.
+
+    DESIGN is a bundled design (ota1, ota2, ota3, ota4) or a folder with a netlist and a
+    .sym file (and optionally <name>.bench.json). Each candidate raises the weight of one
+    subset of the design's critical nets. Writes OUT/<design>/<design>_<k>/ with
+    place.result, place.pin, place.connection, weight.txt and performance.txt, plus the
+    design-level files in OUT/<design>/.
+
+    Resumable: run the same command again after an interruption and only unfinished
+    layouts are done. Failed simulations are reported and left without performance.txt.
+    """
+    from magical_prune.refflow.generate import GenerateOptions
+    from magical_prune.refflow.generate import generate as run
+
+    options = GenerateOptions(
+        n=count,
+        seed=seed,
+        jobs=jobs,
+        simulate=simulate,
+        mismatch=mismatch,
+        weight=weight,
+        batch_size=batch_size,
+    )
+    summary = run(design, out, options, progress=not quiet and not as_json)
+    if as_json:
+        echo_json(summary.as_dict())
+        return
+    line = (
+        f"{summary.design}: {summary.candidates} candidates ({len(summary.critical_nets)} "
+        f"critical nets), {summary.already_done} already done, {summary.placed} placed, "
+        f"{summary.simulated} simulated, {len(summary.failed)} failed "
+        f"in {summary.seconds:.1f} s -> {summary.folder}"
+    )
+    click.echo(line)
+    for name, reason in summary.failed.items():
+        click.echo(f"  failed: {name}: {reason}")

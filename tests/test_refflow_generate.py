@@ -1,0 +1,204 @@
+"""``refflow generate``: layout folders the adapters read, determinism, resuming, the CLI.
+
+Placement-only runs (``simulate=False``) keep most tests fast; the labelled runs need
+ngspice and the evaluator.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from magical_prune.adapters import magical
+from magical_prune.cli import main
+from magical_prune.errors import MagicalPruneError
+from magical_prune.refflow import generate as gen
+from magical_prune.refflow import netweights
+from magical_prune.refflow.generate import GenerateOptions, generate
+from magical_prune.refflow.placer import PlacerConfig
+
+FAST = PlacerConfig(iterations=60)
+OPTIONS = GenerateOptions(n=6, simulate=False, batch_size=4, placer=FAST)
+
+TINY_NETLIST = """\
+// a five-device differential pair for tests
+subckt tiny INP INM OUTP OUTM VDD VSS
+M0 (tail VSS VSS VSS) nch l=1u w=4u m=1 nf=2
+M1 (OUTM INP tail VSS) nch l=0.5u w=8u m=1 nf=4
+M2 (OUTP INM tail VSS) nch l=0.5u w=8u m=1 nf=4
+R1 (VDD OUTM) poly_res l=10u w=1u segments=2
+R2 (VDD OUTP) poly_res l=10u w=1u segments=2
+ends tiny
+"""
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """An uninterrupted run of ota3 (placement only)."""
+    out = tmp_path_factory.mktemp("ref")
+    summary = generate("ota3", out, OPTIONS, progress=False)
+    assert (summary.placed, summary.already_done, summary.failed) == (6, 0, {})
+    return out
+
+
+def test_layout_folders_read_back(reference):
+    folder = reference / "ota3"
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == [
+        f"ota3_{k}" for k in sorted(range(6), key=str)
+    ]
+    for name in ("ota3.sp", "ota3.sym", "ota3.json", "ota3.channel"):
+        assert (folder / name).is_file()
+    assert magical.find_layouts(folder)[0].name == "ota3_0"
+    placement = magical.load_placement(folder / "ota3_2")
+    assert set(placement.names) == set(placement.circuit.devices)
+    assert not (folder / "ota3_2" / "performance.txt").exists()
+    # The weight file says which subset of critical nets was raised.
+    critical = gen._context("ota3", str(folder), OPTIONS).critical
+    expected = netweights.subsets([2], len(critical), OPTIONS.seed)[0]
+    assert gen.read_mask(folder / "ota3_2", critical) == expected
+    raised = {n for n, w in placement.weights.items() if w == 10}
+    assert raised == set(netweights.subset_nets(expected, critical))
+
+
+def test_written_layouts_are_legal(reference):
+    folder = reference / "ota3"
+    for k in range(6):
+        p = magical.load_placement(folder / f"ota3_{k}")
+        r = p.rects
+        i, j = np.triu_indices(len(r), k=1)
+        apart = (np.maximum(r[j, 0] - r[i, 2], r[i, 0] - r[j, 2]) >= FAST.spacing) | (
+            np.maximum(r[j, 1] - r[i, 3], r[i, 1] - r[j, 3]) >= FAST.spacing
+        )
+        assert apart.all()
+        index = {n: t for t, n in enumerate(p.names)}
+        sums = {int(r[index[a], 0] + r[index[b], 2]) for a, b in p.circuit.symmetry.pairs}
+        sums |= {int(r[index[s], 0] + r[index[s], 2]) for s in p.circuit.symmetry.self_symmetric}
+        assert len(sums) == 1  # one axis for every pair and self-symmetric device
+        for a, b in p.circuit.symmetry.pairs:
+            assert r[index[a], 1] == r[index[b], 1]
+
+
+def test_same_seed_same_bytes_and_jobs_do_not_matter(reference, tmp_path):
+    summary = generate("ota3", tmp_path, replace_opts(jobs=2), progress=False)
+    assert summary.placed == 6
+    assert tree(tmp_path) == tree(reference)
+
+
+def test_other_seed_other_layouts(reference, tmp_path):
+    generate("ota3", tmp_path, replace_opts(n=2, seed=1), progress=False)
+    a = (reference / "ota3" / "ota3_0" / "place.result").read_bytes()
+    b = (tmp_path / "ota3" / "ota3_0" / "place.result").read_bytes()
+    assert a != b
+
+
+def test_weightings_give_different_placements(reference):
+    results = {(reference / "ota3" / f"ota3_{k}" / "place.result").read_bytes() for k in range(6)}
+    assert len(results) == 6
+
+
+def test_resume_after_interruption(reference, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = magical.write_connection
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 6:  # writing the last layout (the first chunk of 4 is done)
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(magical, "write_connection", dying)
+    with pytest.raises(KeyboardInterrupt):
+        generate("ota3", tmp_path, OPTIONS, progress=False)
+    monkeypatch.setattr(magical, "write_connection", real)
+    design = tmp_path / "ota3"
+    assert (design / gen.STAGING).is_dir()  # a half-written layout was left behind
+    finished = sorted(p.name for p in design.iterdir() if p.name.startswith("ota3_"))
+    assert 0 < len(finished) < 6
+    before = {n: (design / n / "place.result").stat().st_mtime_ns for n in finished}
+
+    summary = generate("ota3", tmp_path, OPTIONS, progress=False)
+    assert summary.already_done == len(finished)
+    assert summary.placed == 6 - len(finished)
+    assert tree(tmp_path) == tree(reference)
+    for name, mtime in before.items():  # finished layouts are not redone
+        assert (design / name / "place.result").stat().st_mtime_ns == mtime
+
+
+def test_partial_run_then_more(reference, tmp_path):
+    generate("ota3", tmp_path, replace_opts(n=3), progress=False)
+    (tmp_path / "ota3" / gen.STAGING / "ota3_4.123").mkdir(parents=True)
+    (tmp_path / "ota3" / gen.STAGING / "ota3_4.123" / "place.result").write_text("M0 0 0")
+    summary = generate("ota3", tmp_path, OPTIONS, progress=False)
+    assert (summary.already_done, summary.placed) == (3, 3)
+    assert tree(tmp_path) == tree(reference)
+
+
+def test_refuses_to_mix_designs(tmp_path):
+    generate("ota3", tmp_path, replace_opts(n=1), progress=False)
+    (tmp_path / "ota3" / "ota3.sym").write_text("M1 M2\n")
+    with pytest.raises(MagicalPruneError, match="another version"):
+        generate("ota3", tmp_path, replace_opts(n=1), progress=False)
+
+
+def test_too_many_candidates(tmp_path):
+    with pytest.raises(MagicalPruneError, match="distinct weightings"):
+        generate("ota3", tmp_path, replace_opts(n=2**14 + 1), progress=False)
+
+
+def test_design_folder(tmp_path):
+    src = tmp_path / "tiny"
+    src.mkdir()
+    (src / "tiny.sp").write_text(TINY_NETLIST)
+    (src / "tiny.sym").write_text("M1 M2\nR1 R2\nM0\n")
+    out = tmp_path / "out"
+    summary = generate(src, out, replace_opts(n=None), progress=False)
+    # Critical nets by default: signal nets with two or more routed pins.
+    assert summary.critical_nets == ("tail", "OUTM", "OUTP")
+    assert summary.candidates == 8 and summary.placed == 8
+    assert filecmp.cmp(src / "tiny.sym", out / "tiny" / "tiny.sym", shallow=False)
+    layouts = magical.find_layouts(out / "tiny")
+    assert len({(p / "place.result").read_bytes() for p in layouts}) > 1
+
+
+def test_cli(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        ["refflow", "generate", "ota3", "-o", str(tmp_path), "-n", "2", "--no-simulate",
+         "--batch-size", "2", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output.strip().splitlines()[-1])
+    assert summary["placed"] == 2 and summary["simulated"] == 0 and summary["failed"] == {}
+    again = runner.invoke(
+        main, ["refflow", "generate", "ota3", "-o", str(tmp_path), "-n", "2", "--no-simulate",
+               "--batch-size", "2", "-q"],
+    )  # fmt: skip
+    assert again.exit_code == 0
+    assert "2 already done, 0 placed" in again.output
+    bad = runner.invoke(main, ["refflow", "generate", "ota7", "-o", str(tmp_path)])
+    assert bad.exit_code == 2 and "did you mean" in bad.output
+
+
+def replace_opts(**changes) -> GenerateOptions:
+    from dataclasses import replace
+
+    return replace(OPTIONS, **changes)
+
+
+@pytest.fixture(autouse=True)
+def _no_leftovers(tmp_path):
+    yield
+    shutil.rmtree(tmp_path, ignore_errors=True)
