@@ -64,7 +64,7 @@ from itertools import combinations
 
 import networkx as nx
 
-from magical_prune.circuit import Circuit, DeviceType
+from magical_prune.circuit import Circuit, Device, DeviceType
 
 FIRST_STAGE, OTHER_STAGES, FEEDBACK, CMFB, BIAS = 1, 2, 3, 4, 5
 
@@ -152,11 +152,17 @@ def _topology(circuit: Circuit) -> _Topology:
     )
     topo.types = {n: d.type for n, d in circuit.devices.items()}
 
-    def only_passives_besides(net: str, device: str) -> bool:
-        others = (
-            [d for d, p in circuit.nets[net].pins if d != device] if net in circuit.nets else []
+    def only_passives_besides(net: str, device: Device) -> bool:
+        """Whether only passives (and fingers in parallel with ``device``) share ``net``."""
+        terminals = device.nets[:3]
+        others = [
+            circuit.devices[d]
+            for d, _ in (circuit.nets[net].pins if net in circuit.nets else ())
+            if d != device.name
+        ]
+        return any(not o.type.is_mos for o in others) and all(
+            not o.type.is_mos or (o.type is device.type and o.nets[:3] == terminals) for o in others
         )
-        return bool(others) and all(not circuit.devices[d].type.is_mos for d in others)
 
     for d in circuit.devices.values():
         if d.type.is_mos:
@@ -168,9 +174,9 @@ def _topology(circuit: Circuit) -> _Topology:
             elif (
                 drain not in supplies
                 and source not in supplies
-                and gate in supplies
+                and gate in supplies - {""}
                 and ((gate in high) == (d.type is DeviceType.NMOS))  # fully on: a resistor
-                and (only_passives_besides(drain, d.name) or only_passives_besides(source, d.name))
+                and (only_passives_besides(drain, d) or only_passives_besides(source, d))
             ):
                 topo.passives[d.name] = (drain, source)
             else:
@@ -333,205 +339,266 @@ def _bfs_depths(graph: nx.DiGraph, sources: Iterable[int]) -> dict[int, int]:
     }
 
 
+def _net_depths(blocks: list[_Block], depth: dict[int, int], inputs: set[str]) -> dict[str, int]:
+    """Depth of the nets of the given blocks (inputs are depth 0)."""
+    nets = dict.fromkeys(inputs, 0)
+    for i, d in depth.items():
+        for net in blocks[i].nets:
+            nets[net] = min(nets.get(net, d), d)
+    return nets
+
+
+class _Classifier:
+    """The phases of :func:`classify` over one circuit's blocks, pairs and passive networks."""
+
+    def __init__(self, circuit: Circuit) -> None:
+        self.circuit = circuit
+        self.topo = _topology(circuit)
+        self.blocks, self.block_of, self.block_of_net = _blocks(self.topo)
+        self.pairs = _pairs(self.topo)
+        self.input_devices = _input_devices(self.topo, self.circuit, self.pairs)
+        self.inputs = {self.topo.transistors[d][1] for d in self.input_devices}
+        self.networks = _networks(self.topo, self.inputs)
+        self.network_of = {p: k for k, w in enumerate(self.networks) for p in w.passives}
+        # block -> blocks its D/S nets gate: the direction signal flows in
+        self.drives = nx.DiGraph()
+        self.drives.add_nodes_from(range(len(self.blocks)))
+        for i, block in enumerate(self.blocks):
+            for net in block.nets:
+                for d in self.topo.gated.get(net, ()):
+                    if self.block_of[d] != i:
+                        self.drives.add_edge(i, self.block_of[d])
+
+    def first_stage(self) -> set[int]:
+        if self.input_devices:
+            return {self.block_of[d] for d in self.input_devices}
+        if self.blocks:  # no input found: the largest block is the best guess of the amplifier
+            return {max(range(len(self.blocks)), key=lambda i: (len(self.blocks[i].devices), -i))}
+        return set()
+
+    def common_mode_sense(self, signal: dict[str, int]) -> tuple[set[str], set[int]]:
+        """Averaging nodes and the passive networks that sense the outputs' common mode.
+
+        Two forms: a passive network reaching two signal nets of one depth whose inner node
+        drives a gate (R or C from OUTP and OUTM to the CMFB amplifier's input), and a
+        star -- two same-kind passives from two same-depth signal nets to one node that is
+        not itself an amplifier node. A series RC compensation network also touches two
+        signal nets, but of different depths, and drives no gate from its inner node.
+        """
+        topo = self.topo
+        sense_nets: set[str] = set()
+        sense_networks: set[int] = set()
+        for k, w in enumerate(self.networks):
+            depths = Counter(signal[t] for t in w.terminals if signal.get(t, 0) >= 1)
+            if any(c >= 2 for c in depths.values()) and any(n in topo.gated for n in w.internal):
+                sense_networks.add(k)
+                sense_nets |= w.internal
+        for center, on_center in topo.passive_on.items():
+            if center in signal or center in self.inputs:
+                continue
+            arms: dict[tuple[DeviceType, int], set[str]] = {}
+            for p in on_center:
+                for far in topo.passives[p]:
+                    if far != center and signal.get(far, 0) >= 1:
+                        arms.setdefault((topo.types[p], signal[far]), set()).add(far)
+            if any(len(fars) >= 2 for fars in arms.values()):
+                sense_nets.add(center)
+                sense_networks |= {
+                    self.network_of[p]
+                    for p in on_center
+                    if any(signal.get(f, 0) >= 1 for f in topo.passives[p] if f != center)
+                }
+        return sense_nets, sense_networks
+
+    def cmfb_amplifiers(
+        self, stage1: set[int], signal: dict[str, int], sense_nets: set[str]
+    ) -> tuple[set[int], set[str]]:
+        """Blocks that are CMFB amplifiers, and CMFB devices merged into amplifier blocks.
+
+        A block gated by (or joined to) a sense node is the CMFB amplifier unless the
+        signal also enters it as a gain stage. A pair with one gate on the signal (or a
+        sense node) and the other off it compares the common mode with a reference; inside
+        an amplifier block only that pair and its tail are carved out.
+        """
+        topo, blocks = self.topo, self.blocks
+        cmfb_blocks: set[int] = set()
+        for i, block in enumerate(blocks):
+            sensed = bool(block.nets & sense_nets) or any(
+                d in block.devices for n in sense_nets for d in topo.gated.get(n, ())
+            )
+            if sensed and i not in stage1 and not _is_gain_stage(topo, block, signal):
+                cmfb_blocks.add(i)
+        signalish = set(signal) | sense_nets
+        one_sided: dict[int, list[_Pair]] = {}
+        for pair in self.pairs:
+            if set(pair.members) & self.input_devices:
+                continue
+            if (pair.gates[0] in signalish) != (pair.gates[1] in signalish):
+                one_sided.setdefault(self.block_of[pair.members[0]], []).append(pair)
+        carved: set[str] = set()
+        for i, block_pairs in one_sided.items():
+            if i in cmfb_blocks:
+                continue
+            members = {d for p in block_pairs for d in p.members}
+            others_signal = any(
+                topo.transistors[d][1] in signal and topo.transistors[d][1] not in blocks[i].nets
+                for d in blocks[i].devices
+                if d not in members
+            )
+            if i in stage1 or others_signal:  # CMFB pair merged into an amplifier stage
+                for pair in block_pairs:
+                    carved |= _pair_with_tail(topo, blocks[i], pair)
+            else:
+                cmfb_blocks.add(i)
+        return cmfb_blocks, carved
+
+    def cmfb_drivers(
+        self, cmfb_blocks: set[int], carved: set[str], sense_nets: set[str], main: set[int]
+    ) -> set[int]:
+        """Blocks the CMFB amplifier drives on its way to the amplifier (control-net mirrors)."""
+        topo = self.topo
+        frontier = set(sense_nets)
+        for i in cmfb_blocks:
+            frontier |= self.blocks[i].nets
+        for d in carved:
+            frontier |= {topo.transistors[d][0], topo.transistors[d][2]} - topo.supplies
+        found: set[int] = set()
+        while frontier:
+            reached = {self.block_of[d] for n in frontier for d in topo.gated.get(n, ())}
+            reached -= cmfb_blocks | found | main
+            found |= reached
+            frontier = set().union(*(self.blocks[i].nets for i in reached))
+        return found
+
+    def cmfb_feeders(
+        self,
+        stage1: set[int],
+        depth: dict[int, int],
+        cmfb_blocks: set[int],
+        carved: set[str],
+        sense_networks: set[int],
+    ) -> set[int]:
+        """Followers and reference shifters whose every load is CMFB (to a fixed point).
+
+        Only blocks that do not amplify qualify: a stage block the signal enters at a
+        follower's gate (drain on a rail) and that drives no output port, or a block never
+        reached by the signal that holds no diode-connected reference (those are bias).
+        """
+        topo = self.topo
+        found: set[int] = set()
+        changed = True
+        while changed:
+            changed = False
+            cmfb = cmfb_blocks | found
+            for i, block in enumerate(self.blocks):
+                if i in cmfb or i in stage1:
+                    continue
+                if i in depth:
+                    if not _is_follower(
+                        topo, block, depth[i], depth, self.block_of_net, self.inputs
+                    ) or _has_output(block, topo.ports):
+                        continue
+                elif any(d in topo.diode for d in block.devices):
+                    continue  # a diode-connected reference: bias
+                consumers = [
+                    d for n in block.nets for d in topo.gated.get(n, ()) if d not in block.devices
+                ]
+                loads = {self.network_of[p] for n in block.nets for p in topo.passive_on.get(n, ())}
+                if (
+                    (consumers or loads)
+                    and all(d in carved or self.block_of[d] in cmfb for d in consumers)
+                    and loads <= sense_networks
+                ):
+                    found.add(i)
+                    changed = True
+        return found
+
+    def run(self) -> dict[str, tuple[int, ...]]:
+        topo, blocks = self.topo, self.blocks
+        stage1 = self.first_stage()
+        # phase 1: every net the signal can reach from the input pair, with its depth
+        signal = _net_depths(blocks, _bfs_depths(self.drives, stage1), self.inputs)
+        sense_nets, sense_networks = self.common_mode_sense(signal)
+        cmfb_blocks, carved = self.cmfb_amplifiers(stage1, signal, sense_nets)
+        # phase 2: the amplifier's stages, with the CMFB amplifiers as barriers
+        keep = [n for n in self.drives if n not in cmfb_blocks]
+        depth = _bfs_depths(self.drives.subgraph(keep), stage1)
+        cmfb_blocks |= self.cmfb_drivers(cmfb_blocks, carved, sense_nets, set(depth))
+        feeders = self.cmfb_feeders(stage1, depth, cmfb_blocks, carved, sense_networks)
+        cmfb_blocks |= feeders
+        depth = {i: d for i, d in depth.items() if i not in feeders}
+
+        result: dict[str, tuple[int, ...]] = {}
+        net_depth = _net_depths(blocks, depth, self.inputs)
+        sensing = _parallel_sensing(topo, net_depth)
+        for i, block in enumerate(blocks):
+            if i in depth:
+                channel = FIRST_STAGE if depth[i] <= 1 else OTHER_STAGES
+            else:
+                channel = CMFB if i in cmfb_blocks else BIAS
+            for d in block.devices:
+                later = net_depth.get(topo.transistors[d][1], 0) > depth.get(i, 99)
+                if d in carved or d in sensing or (later and d not in topo.diode):
+                    result[d] = (CMFB,)  # CM sensing inside a stage
+                else:
+                    result[d] = (channel,)
+        self.label_networks(result, net_depth, sense_nets, sense_networks)
+        _label_dummies(self.circuit, topo, result)
+        return {name: result.get(name, (BIAS,)) for name in self.circuit.devices}
+
+    def label_networks(
+        self,
+        result: dict[str, tuple[int, ...]],
+        net_depth: dict[str, int],
+        sense_nets: set[str],
+        sense_networks: set[int],
+    ) -> None:
+        """Passives: sense -> CMFB; across stage depths -> feedback; else their block's."""
+        topo = self.topo
+        cmfb_nets = set(sense_nets)
+        for d, channels in result.items():
+            if channels == (CMFB,):
+                cmfb_nets |= {topo.transistors[d][0], topo.transistors[d][2]}
+        cmfb_nets -= topo.supplies
+        for k, w in enumerate(self.networks):
+            depths = {net_depth[t] for t in w.terminals if t in net_depth}
+            drives_cmfb = any(
+                result.get(d) == (CMFB,) for n in w.internal for d in topo.gated.get(n, ())
+            )
+            if k in sense_networks:
+                channel = CMFB
+            elif len(depths) >= 2:
+                channel = FEEDBACK
+            elif w.terminals & cmfb_nets or drives_cmfb:
+                channel = CMFB
+            elif depths:
+                channel = FIRST_STAGE if min(depths) <= 1 else OTHER_STAGES
+            else:
+                channel = BIAS
+            for p in w.passives:
+                result[p] = (channel,)
+
+
 def classify(circuit: Circuit) -> dict[str, tuple[int, ...]]:
     """Sub-circuit channel(s) of every device of an OTA-like circuit (see the module doc).
 
     Steps, each a rule an OTA obeys: find the supplies; cut the transistors into
     channel-connected blocks; the block with the input pair is the first stage; walk
     drain->gate from it to find the later stages (depth = stage number); find common-mode
-    sense networks (equal passives from two same-depth signal nets to an averaging node) and
-    CMFB pairs (one gate on the signal, one on a reference) and keep those blocks, with the
-    blocks they drive up to the amplifier, as CMFB; blocks feeding only the CMFB are CMFB
-    too; all other blocks are bias; passives across stage depths are compensation.
+    sense networks (passives from two same-depth signal nets to an averaging node) and CMFB
+    pairs (one gate on the signal, one on a reference) and keep those blocks, with the
+    blocks they drive up to the amplifier, as CMFB; followers feeding only the CMFB are
+    CMFB too; all other blocks are bias; passives across stage depths are compensation.
 
     Args:
         circuit: the design; device types and terminal nets are used, plus port names
             (input ports, outputs) and supply names when present.
 
     Returns:
-        ``{device: (channel,)}`` for every device, channels 1..5 as in
-        :data:`magical_prune.circuit.SUBCIRCUITS`.
+        ``{device: (channel,)}`` for every device, in the circuit's device order, channels
+        1..5 as in :data:`magical_prune.circuit.SUBCIRCUITS`.
     """
-    topo = _topology(circuit)
-    blocks, block_of, block_of_net = _blocks(topo)
-    pairs = _pairs(topo)
-    input_devices = _input_devices(topo, circuit, pairs)
-    inputs = {topo.transistors[d][1] for d in input_devices}
-    if input_devices:
-        stage1 = {block_of[d] for d in input_devices}
-    elif blocks:  # no input found: the largest block is the best guess of the amplifier
-        stage1 = {max(range(len(blocks)), key=lambda i: (len(blocks[i].devices), -i))}
-    else:
-        stage1 = set()
-
-    # drain->gate graph between blocks
-    drives = nx.DiGraph()
-    drives.add_nodes_from(range(len(blocks)))
-    for i, block in enumerate(blocks):
-        for net in block.nets:
-            for d in topo.gated.get(net, ()):
-                if block_of[d] != i:
-                    drives.add_edge(i, block_of[d])
-
-    # phase 1: everything the signal can reach, to know which nets carry it
-    depth1 = _bfs_depths(drives, stage1)
-    signal: dict[str, int] = {n: 0 for n in inputs}
-    for i, depth in depth1.items():
-        for net in blocks[i].nets:
-            signal[net] = min(signal.get(net, depth), depth)
-
-    # common-mode sense: equal-kind passives from two same-depth signal nets to one node
-    networks = _networks(topo, inputs)
-    network_of = {p: k for k, w in enumerate(networks) for p in w.passives}
-    sense_nets: set[str] = set()
-    sense_networks: set[int] = set()
-    for k, w in enumerate(networks):
-        depths = Counter(signal[t] for t in w.terminals if signal.get(t, 0) >= 1)
-        if any(c >= 2 for c in depths.values()) and any(n in topo.gated for n in w.internal):
-            sense_networks.add(k)
-            sense_nets |= w.internal
-    for center in topo.passive_on:
-        if center in signal or center in inputs:
-            continue
-        arms: dict[tuple[DeviceType, int], set[str]] = {}
-        for p in topo.passive_on[center]:
-            for far in topo.passives[p]:
-                if far != center and signal.get(far, 0) >= 1:
-                    arms.setdefault((topo.types[p], signal[far]), set()).add(far)
-        if any(len(fars) >= 2 for fars in arms.values()):
-            sense_nets.add(center)
-            for p in topo.passive_on[center]:
-                if any(signal.get(f, 0) >= 1 for f in topo.passives[p] if f != center):
-                    sense_networks.add(network_of[p])
-
-    # CMFB amplifiers: gated by a sense node, or a pair with one gate on the signal
-    signalish = set(signal) | sense_nets
-    cmfb_blocks: set[int] = set()
-    carved: set[str] = set()  # CMFB devices inside an amplifier block
-    for i, block in enumerate(blocks):
-        sensed = any(d in block.devices for n in sense_nets for d in topo.gated.get(n, ()))
-        if sensed and i not in stage1 and not _is_gain_stage(topo, block, signal):
-            cmfb_blocks.add(i)
-    one_sided: dict[int, list[_Pair]] = {}
-    for pair in pairs:
-        if set(pair.members) & input_devices:
-            continue
-        if (pair.gates[0] in signalish) != (pair.gates[1] in signalish):
-            one_sided.setdefault(block_of[pair.members[0]], []).append(pair)
-    for i, block_pairs in one_sided.items():
-        if i in cmfb_blocks:
-            continue
-        members = {d for p in block_pairs for d in p.members}
-        others_signal = any(
-            topo.transistors[d][1] in signal and topo.transistors[d][1] not in blocks[i].nets
-            for d in blocks[i].devices
-            if d not in members
-        )
-        if i in stage1 or others_signal:  # CMFB pair merged into an amplifier stage
-            for pair in block_pairs:
-                carved |= _pair_with_tail(topo, blocks[i], pair)
-        else:
-            cmfb_blocks.add(i)
-
-    # phase 2: the amplifier's stages, with the CMFB blocks as barriers
-    main_graph = drives.subgraph(n for n in drives if n not in cmfb_blocks)
-    depth = _bfs_depths(main_graph, stage1)
-
-    # phase 3: CMFB drives its control net (through mirrors) up to the amplifier
-    frontier = set(sense_nets)
-    for i in cmfb_blocks:
-        frontier |= blocks[i].nets
-    for d in carved:
-        frontier |= {
-            n for n in (topo.transistors[d][0], topo.transistors[d][2]) if n not in topo.supplies
-        }
-    while frontier:
-        reached = (
-            {block_of[d] for n in frontier for d in topo.gated.get(n, ())}
-            - cmfb_blocks
-            - depth.keys()
-        )
-        cmfb_blocks |= reached
-        frontier = set().union(*(blocks[i].nets for i in reached)) if reached else set()
-
-    # phase 4: followers / level shifters whose only load is the CMFB are CMFB too
-    def is_cmfb_device(d: str) -> bool:
-        return d in carved or (d in block_of and block_of[d] in cmfb_blocks)
-
-    changed = True
-    while changed:
-        changed = False
-        for i, block in enumerate(blocks):
-            if i in cmfb_blocks or i in stage1:
-                continue
-            if i in depth:
-                if not _is_follower(topo, block, depth[i], depth, block_of_net, inputs):
-                    continue
-                if _has_output(block, topo.ports):
-                    continue
-            elif block.devices and any(d in topo.diode for d in block.devices):
-                continue  # a diode-connected reference: bias
-            consumers = [
-                d for n in block.nets for d in topo.gated.get(n, ()) if d not in block.devices
-            ]
-            loads = {network_of[p] for n in block.nets for p in topo.passive_on.get(n, ())}
-            if (
-                (consumers or loads)
-                and all(map(is_cmfb_device, consumers))
-                and loads <= sense_networks
-            ):
-                cmfb_blocks.add(i)
-                depth.pop(i, None)
-                changed = True
-
-    # device channels
-    result: dict[str, tuple[int, ...]] = {}
-    main_net_depth: dict[str, int] = {n: 0 for n in inputs}
-    for i, d in depth.items():
-        for net in blocks[i].nets:
-            main_net_depth[net] = min(main_net_depth.get(net, d), d)
-    sensing = _parallel_sensing(topo, main_net_depth)
-    for i, block in enumerate(blocks):
-        if i in depth:
-            channel = FIRST_STAGE if depth[i] <= 1 else OTHER_STAGES
-        elif i in cmfb_blocks:
-            channel = CMFB
-        else:
-            channel = BIAS
-        for d in block.devices:
-            gate = topo.transistors[d][1]
-            if i in depth and (
-                d in sensing or (main_net_depth.get(gate, 0) > depth[i] and d not in topo.diode)
-            ):
-                result[d] = (CMFB,)  # senses the outputs' common mode inside a stage
-            else:
-                result[d] = (CMFB,) if d in carved else (channel,)
-
-    cmfb_nets = set(sense_nets)
-    for d, channels in result.items():
-        if channels == (CMFB,):
-            cmfb_nets |= {n for n in (topo.transistors[d][0], topo.transistors[d][2])}
-    cmfb_nets -= topo.supplies
-    for k, w in enumerate(networks):
-        depths = {main_net_depth[t] for t in w.terminals if t in main_net_depth}
-        gates_cmfb = any(
-            result.get(d) == (CMFB,) for n in w.internal for d in topo.gated.get(n, ())
-        )
-        if k in sense_networks:
-            channel = CMFB
-        elif len(depths) >= 2:
-            channel = FEEDBACK
-        elif w.terminals & cmfb_nets or gates_cmfb:
-            channel = CMFB
-        elif depths:
-            channel = FIRST_STAGE if min(depths) <= 1 else OTHER_STAGES
-        else:
-            channel = BIAS
-        for p in w.passives:
-            result[p] = (channel,)
-
-    _label_dummies(circuit, topo, result)
-    return {name: result.get(name, (BIAS,)) for name in circuit.devices}
+    return _Classifier(circuit).run()
 
 
 def _pair_with_tail(topo: _Topology, block: _Block, pair: _Pair) -> set[str]:

@@ -207,3 +207,18 @@ def test_circuit_subcircuits_applies_overrides():
     c.channel_overrides = {"M6": (4,)}
     assert c.subcircuits()["M6"] == (4,)
     assert c.subcircuits()["M1"] == (1,)
+
+
+@pytest.mark.parametrize("netlist", OWN + REFERENCE, ids=lambda p: p.stem)
+def test_parallel_fingers_take_their_device_channel(netlist: Path):
+    # netlists may list the fingers of one transistor as separate parallel instances
+    circuit = read_netlist(netlist)
+    devices = []
+    for d in circuit.devices.values():
+        devices += [replace(d, name=f"{d.name}_f{k}") for k in range(2)] if d.type.is_mos else [d]
+    split = classify(Circuit.from_devices(circuit.name, devices, ports=circuit.ports))
+    for name, channels in classify(circuit).items():
+        if circuit.devices[name].type.is_mos:
+            assert split[f"{name}_f0"] == split[f"{name}_f1"] == channels, name
+        else:
+            assert split[name] == channels, name
