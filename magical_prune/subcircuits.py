@@ -23,25 +23,33 @@ of how an amplifier has to be built:
   gates, as an external input does.
 * **Signal flows drain -> gate.** A block whose transistor is gated by a net of stage k is
   stage k + 1 (breadth-first, the shortest path counts). Everything reached that way from
-  the first stage is a gain stage (channel 2), unless it is common-mode feedback.
+  the first stage is a gain stage (channel 2), unless it is common-mode feedback, or an
+  auxiliary amplifier whose output only goes back into gates of an earlier stage (a
+  gain-boosting amplifier of a cascode): that one belongs to the stage it serves, since a
+  real gain stage drives a later stage, an output or nothing.
 * **CMFB senses the outputs' average and compares it with a reference.** A common-mode
   sense network is two (or more) equal-kind passives from two signal nets of the same depth
   (the differential outputs) to one node that is not itself an amplifier node (the
-  resistive/capacitive averaging node); a block gated by such a node is the CMFB amplifier.
-  A differential pair with exactly one gate on a signal net (an output, or the sense node)
-  and the other on a reference (VCM) is a CMFB pair too -- a gain stage's pair sees the
-  signal on both gates. Blocks driven from the CMFB amplifier up to the amplifier device it
-  controls carry the CMFB control voltage (channel 4); so do level-shifters/followers whose
-  only purpose is to feed the sense network or the CMFB pair. A transistor of a stage whose
-  gate sits on a *later* stage's output, or that runs in parallel (same drain and source)
-  with a device gated by the complementary output, is a CMFB sensing device (triode CM
-  sensing: parallel channels sum, so they sense the outputs' average).
+  resistive/capacitive averaging node); a block gated by such a node is the CMFB amplifier,
+  unless the signal also enters it as a common-source input (a gain stage whose loads are
+  set by its own resistive CM loop stays a gain stage). A differential pair with exactly
+  one gate on a signal net and the other on a reference (VCM) is a CMFB pair when its block
+  sees the common mode -- the sense node, or both complementary outputs as in a
+  difference-difference amplifier; a gain stage's pair sees the signal on both gates, and a
+  pair that sees one side only is a local loop of that side. Blocks driven from the CMFB
+  amplifier up to the amplifier device it controls carry the CMFB control voltage
+  (channel 4); so do level shifters/followers whose only load is the sense network or the
+  CMFB pair. A transistor of a stage whose gate sits on a *later* stage's output, or that
+  runs in parallel (same drain and source) with a device gated by the complementary output,
+  is a CMFB sensing device (triode CM sensing: parallel channels sum, so they sense the
+  outputs' average).
 * **Passives between stages are compensation.** A capacitor or resistor (or a series RC
   through a node only passives touch, including a MOS used as a capacitor or a triode
   nulling resistor) that joins nets of two different stage depths (an input and an output
-  of a stage, or across stages as in nested Miller) is a feedback passive (channel 3).
-  Passives joining one stage's nets to a supply are that stage's loads; passives on CMFB
-  nets are CMFB; the rest are bias.
+  of a stage, or across stages as in nested Miller) is a feedback passive (channel 3), and
+  so is a capacitor from an inner stage node to a rail (pole placement: nobody puts a load
+  there). Resistors from one stage's nets to a rail, and capacitors on an output port, are
+  that stage's loads; passives on CMFB nets are CMFB; the rest are bias.
 * **What remains biases the amplifier.** Diode-connected references, mirrors and bias
   generators are not driven by the signal; every block never reached from the input pair
   or the CMFB loop is bias (channel 5). Dummy transistors (all terminals on supplies) take
@@ -109,6 +117,7 @@ class _Topology:
     channel: dict[str, list[str]] = field(default_factory=dict)  # net -> transistors' D/S
     passive_on: dict[str, list[str]] = field(default_factory=dict)  # net -> passives
     types: dict[str, DeviceType] = field(default_factory=dict)
+    capacitors: set[str] = field(default_factory=set)  # CAPs and MOS capacitors
 
 
 def find_supplies(circuit: Circuit) -> frozenset[str]:
@@ -171,6 +180,7 @@ def _topology(circuit: Circuit) -> _Topology:
                 topo.dummies.append(d.name)
             elif drain == source:  # MOS capacitor: gate plate against the channel
                 topo.passives[d.name] = (gate, drain)
+                topo.capacitors.add(d.name)
             elif (
                 drain not in supplies
                 and source not in supplies
@@ -187,6 +197,8 @@ def _topology(circuit: Circuit) -> _Topology:
             nets = tuple(n for n in d.nets[:2] if n)
             if nets and not set(nets) <= supplies:
                 topo.passives[d.name] = nets
+                if d.type is DeviceType.CAP:
+                    topo.capacitors.add(d.name)
             else:
                 topo.dummies.append(d.name)
     for name, (drain, gate, source) in topo.transistors.items():
@@ -294,6 +306,7 @@ class _Network:
     passives: tuple[str, ...]
     internal: frozenset[str]
     terminals: frozenset[str]
+    shunt_capacitor: bool  # a capacitor of it sits on a supply: filters/compensates a node
 
 
 def _networks(topo: _Topology, inputs: set[str]) -> list[_Network]:
@@ -321,7 +334,8 @@ def _networks(topo: _Topology, inputs: set[str]) -> list[_Network]:
             for n in topo.passives[m]
             if n not in inner and n not in topo.supplies
         )
-        networks.append(_Network(tuple(members), inner, terminals))
+        shunt = any(m in topo.capacitors and set(topo.passives[m]) & topo.supplies for m in members)
+        networks.append(_Network(tuple(members), inner, terminals, shunt))
     networks.sort(key=lambda w: topo.order[w.passives[0]])
     return networks
 
@@ -437,7 +451,7 @@ class _Classifier:
                 one_sided.setdefault(self.block_of[pair.members[0]], []).append(pair)
         carved: set[str] = set()
         for i, block_pairs in one_sided.items():
-            if i in cmfb_blocks:
+            if i in cmfb_blocks or not self.senses_common_mode(block_pairs, signal, sense_nets):
                 continue
             members = {d for p in block_pairs for d in p.members}
             others_signal = any(
@@ -451,6 +465,49 @@ class _Classifier:
             else:
                 cmfb_blocks.add(i)
         return cmfb_blocks, carved
+
+    @staticmethod
+    def senses_common_mode(
+        pairs: list[_Pair], signal: dict[str, int], sense_nets: set[str]
+    ) -> bool:
+        """Whether one-sided pairs see the common mode: a sense node, or both outputs.
+
+        A CMFB comparator needs the average of the outputs: either a sense node, or the
+        two complementary outputs (same depth) on its pairs, as a difference-difference
+        amplifier has. A one-sided pair that sees one signal net only is a local loop of
+        one side (a gain-boosting amplifier of a cascode), not CMFB.
+        """
+        seen = {g for p in pairs for g in p.gates if g in signal or g in sense_nets}
+        if seen & sense_nets:
+            return True
+        depths = Counter(signal[g] for g in seen if signal.get(g, 0) >= 1)
+        return any(c >= 2 for c in depths.values())
+
+    def auxiliaries(self, depth: dict[int, int]) -> dict[int, int]:
+        """Blocks that drive only gates of earlier stages join the stage they serve.
+
+        An amplifier whose output goes back into its own stage (a gain-boosting amplifier
+        driving a cascode gate) is part of that stage's loop, not a further gain stage; a
+        real stage drives a later stage, an output, or nothing but passives.
+        """
+        depth = dict(depth)
+        changed = True
+        while changed:
+            changed = False
+            for i in sorted(depth, key=lambda i: (-depth[i], i)):
+                block = self.blocks[i]
+                if depth[i] <= 1 or _has_output(block, self.topo.ports):
+                    continue
+                consumers = {
+                    self.block_of[d]
+                    for n in block.nets
+                    for d in self.topo.gated.get(n, ())
+                    if d not in block.devices
+                }
+                if consumers and all(depth.get(b, depth[i]) < depth[i] for b in consumers):
+                    depth[i] = min(depth[b] for b in consumers)
+                    changed = True
+        return depth
 
     def cmfb_drivers(
         self, cmfb_blocks: set[int], carved: set[str], sense_nets: set[str], main: set[int]
@@ -526,7 +583,7 @@ class _Classifier:
         cmfb_blocks |= self.cmfb_drivers(cmfb_blocks, carved, sense_nets, set(depth))
         feeders = self.cmfb_feeders(stage1, depth, cmfb_blocks, carved, sense_networks)
         cmfb_blocks |= feeders
-        depth = {i: d for i, d in depth.items() if i not in feeders}
+        depth = self.auxiliaries({i: d for i, d in depth.items() if i not in feeders})
 
         result: dict[str, tuple[int, ...]] = {}
         net_depth = _net_depths(blocks, depth, self.inputs)
@@ -571,6 +628,8 @@ class _Classifier:
                 channel = FEEDBACK
             elif w.terminals & cmfb_nets or drives_cmfb:
                 channel = CMFB
+            elif depths and w.shunt_capacitor and not w.terminals & topo.ports:
+                channel = FEEDBACK  # a capacitor from an inner stage node to a rail
             elif depths:
                 channel = FIRST_STAGE if min(depths) <= 1 else OTHER_STAGES
             else:

@@ -111,6 +111,9 @@ def test_every_device_gets_a_channel_and_inputs_are_first_stage(netlist: Path):
         ("tele_triode", "MC1", 5),  # MOS decoupling cap on a bias line
         ("tele_triode", "MD1", 1),  # dummy next to the input pair
         ("ota5t", "M6", 5),  # bias diode
+        ("tele_gb", "MA1", 1),  # gain-boosting amplifier serves the first stage
+        ("tele_gb", "MB4", 1),
+        ("tele_gb", "M11", 4),
     ],
 )
 def test_must_hold(netlist: str, device: str, channel: int):
@@ -169,11 +172,13 @@ def test_two_stage_miller_by_hand():
         Device("M8", N, ("VO", "VB", "VSS", "VSS")),
         Device("CC", C, ("OUT", "z")),
         Device("RZ", R, ("z", "VO")),
-        Device("CL", C, ("VO", "VSS")),
+        Device("CL", C, ("VO", "VSS")),  # load on the output port: output stage
+        Device("CP", C, ("OUT", "VSS")),  # shunt cap on an inner stage node: compensation
     ]
     c = Circuit.from_devices("miller", devices, ports=("INP", "INM", "VO", "VB", "VDD", "VSS"))
     auto = classify(c)
-    assert [auto[d] for d in ("M7", "M8", "CC", "RZ", "CL")] == [(2,), (2,), (3,), (3,), (2,)]
+    got = [auto[d] for d in ("M7", "M8", "CC", "RZ", "CL", "CP")]
+    assert got == [(2,), (2,), (3,), (3,), (2,), (3,)]
 
 
 def test_empty_and_passive_only_circuits():
