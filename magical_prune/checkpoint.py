@@ -1,0 +1,205 @@
+"""Model files: a torch state dict plus plain metadata, read without running any code.
+
+A checkpoint is a ``torch.save`` of ``{"format", "format_version", "meta", "state_dict"}``.
+It is read back with ``torch.load(..., weights_only=True)``, which only rebuilds tensors and
+plain containers, so a model file from an untrusted source cannot execute code; for that
+the metadata must be plain (str/int/float/bool/None, lists, str-keyed dicts), which
+:func:`save_checkpoint` checks.
+
+Metadata keys written by :mod:`magical_prune.training` (all optional for foreign callers
+except ``arch`` and ``image_size``): ``arch``, ``image_size``, ``channel_order``,
+``label`` (metric, worst_percent, balanced, critical_value, source), ``threshold`` (decision
+threshold on the score, default 0.5), ``data`` (training data hash and provenance),
+``package_version``, ``train_config``, ``parent`` (the model fine-tuned from), ``test_metrics``,
+``history``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from magical_prune._version import __version__
+from magical_prune.errors import CheckpointError, MagicalPruneError
+
+FORMAT = "magical-prune-checkpoint"
+FORMAT_VERSION = 1
+#: decision threshold on P(prune) unless a checkpoint says otherwise
+DEFAULT_THRESHOLD = 0.5
+
+ModelFactory = Callable[[str, int], torch.nn.Module]
+
+
+def plain(value: Any, where: str = "meta") -> Any:
+    """Return ``value`` as plain data (tuples become lists) or raise TypeError naming the key.
+
+    Only what ``torch.load(weights_only=True)`` rebuilds (and JSON can show) is allowed.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:  # numpy/torch scalar
+        return plain(value.item(), where)
+    if isinstance(value, Mapping):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: key {k!r} is not a string")
+            out[k] = plain(v, f"{where}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{where}: {type(value).__name__} is not plain metadata")
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str], model: torch.nn.Module, meta: Mapping[str, Any]
+) -> Path:
+    """Write ``model``'s weights and ``meta`` to ``path`` (tensors moved to the CPU).
+
+    The file is written to a temporary name and renamed, so an interrupted save never
+    leaves a half-written model behind. ``meta`` needs at least ``arch`` and ``image_size``.
+    """
+    meta = plain(dict(meta))
+    for key in ("arch", "image_size"):
+        if key not in meta:
+            raise ValueError(f"checkpoint metadata needs {key!r}")
+    meta.setdefault("package_version", __version__)
+    meta.setdefault("threshold", DEFAULT_THRESHOLD)
+    state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    buffer = io.BytesIO()
+    torch.save(blob, buffer)
+    tmp.write_bytes(buffer.getvalue())
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read a checkpoint's state dict and metadata without building the model.
+
+    Raises:
+        CheckpointError: the file is missing, not a torch file, holds anything but tensors
+            and plain data, or is not a magical-prune checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError("model file not found", path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # unpickling refuses foreign objects; zip/EOF errors for junk
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"not a readable model file ({first[:200]})", path) from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise CheckpointError("not a magical-prune model file (no format marker)", path)
+    version = blob.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"model file format {version!r} is newer than this magical-prune reads "
+            f"({FORMAT_VERSION}); upgrade magical-prune",
+            path,
+        )
+    meta, state = blob.get("meta"), blob.get("state_dict")
+    if not isinstance(meta, dict) or not isinstance(state, dict):
+        raise CheckpointError("model file lacks metadata or weights", path)
+    for key, kind in (("arch", str), ("image_size", int)):
+        if not isinstance(meta.get(key), kind):
+            raise CheckpointError(f"model metadata lacks {key!r}", path)
+    return state, meta
+
+
+def _create(arch: str, image_size: int) -> torch.nn.Module:
+    from magical_prune.models import create_model
+
+    return create_model(arch, image_size=image_size)
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    device: str | torch.device = "cpu",
+    factory: ModelFactory | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Build the model a checkpoint describes and load its weights (in eval mode).
+
+    Args:
+        path: the model file.
+        device: where to put the model.
+        factory: ``(arch, image_size) -> nn.Module``; by default
+            :func:`magical_prune.models.create_model`.
+
+    Raises:
+        CheckpointError: unreadable/foreign file, unknown architecture, or weights that do
+            not fit the architecture.
+    """
+    state, meta = read_checkpoint(path)
+    try:
+        model = (factory or _create)(meta["arch"], meta["image_size"])
+    except MagicalPruneError as err:
+        raise CheckpointError(f"cannot build the model: {err.message}", path) from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()
+        raise CheckpointError(
+            f"weights do not fit architecture {meta['arch']!r}: {' '.join(first[:2])[:300]}", path
+        ) from None
+    model.to(device)
+    model.eval()
+    return model, meta
+
+
+def check_fits(
+    meta: Mapping[str, Any],
+    *,
+    image_size: int,
+    channel_order: Sequence[str] | None,
+    path: str | os.PathLike[str] | None = None,
+    data: str | os.PathLike[str] | None = None,
+) -> None:
+    """Refuse data whose image size or feature-image order differs from the model's.
+
+    Raises:
+        CheckpointError: naming the model file and what differs.
+    """
+    where = f" of {os.fspath(data)}" if data is not None else ""
+    if int(meta["image_size"]) != int(image_size):
+        raise CheckpointError(
+            f"model expects {meta['image_size']}x{meta['image_size']} images but the data{where} "
+            f"has {image_size}x{image_size}; rebuild the data set with --size "
+            f"{meta['image_size']} or use a model trained at {image_size}",
+            path,
+        )
+    want = meta.get("channel_order")
+    if want is not None and channel_order is not None and list(want) != list(channel_order):
+        raise CheckpointError(
+            f"model expects feature images in the order {', '.join(want)} but the data{where} "
+            f"has {', '.join(channel_order)}",
+            path,
+        )
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file (a parent model's identity in a fine-tuned model's metadata)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def finite_or_none(x: float | None) -> float | None:
+    """JSON and weights_only both accept NaN, but reports read better with None."""
+    return None if x is None or not math.isfinite(x) else float(x)
