@@ -227,3 +227,16 @@ def test_parallel_fingers_take_their_device_channel(netlist: Path):
             assert split[f"{name}_f0"] == split[f"{name}_f1"] == channels, name
         else:
             assert split[name] == channels, name
+
+
+@pytest.mark.parametrize("netlist", OWN + REFERENCE, ids=lambda p: p.stem)
+def test_without_ports_as_from_a_connection_file(netlist: Path):
+    # place.connection + device types only: no ports, device order from the nets
+    circuit = read_netlist(netlist)
+    bare = Circuit.from_connections(
+        circuit.name,
+        {n: net.pins for n, net in circuit.nets.items()},
+        {d.name: d.type for d in circuit.devices.values()},
+    )
+    score, wrong = agreement(bare, labels(netlist))
+    assert score >= 0.9, wrong
