@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
@@ -80,31 +81,48 @@ class _LRU:
 _CIRCUITS = _LRU(16)  # design circuits by file signatures
 _TEXTS = _LRU(64)  # parsed pin / connection files by content
 _LISTINGS = _LRU(256)  # folder listings by (folder, mtime)
+_PICKS = _LRU(1024)  # companion look-ups by (folder, mtime, names)
 
 
 def clear_caches() -> None:
     """Forget every cached circuit, parsed file and folder listing."""
-    for cache in (_CIRCUITS, _TEXTS, _LISTINGS):
+    for cache in (_CIRCUITS, _TEXTS, _LISTINGS, _PICKS):
         cache.clear()
 
 
-def _signature(path: Path | None) -> tuple[str, int, int] | None:
+#: A timestamp younger than this may not yet tell two versions of a file or folder apart
+#: (file systems stamp with a clock tick of a few ms), so such entries are not trusted alone.
+_RACY_NS = 2_000_000_000
+
+
+def _racy(mtime_ns: int) -> bool:
+    return time.time_ns() - mtime_ns < _RACY_NS
+
+
+def _signature(path: Path | None) -> Hashable:
+    """Cache key of a design file: (path, mtime, size), plus its bytes while the mtime is
+    too recent to be trusted."""
     if path is None:
         return None
+    name = os.path.abspath(path)
     try:
-        st = path.stat()
+        st = os.stat(name)
+        if _racy(st.st_mtime_ns):
+            with open(name, "rb") as handle:
+                return (name, st.st_mtime_ns, st.st_size, handle.read())
     except OSError:
         raise MagicalPruneError("file not found", path) from None
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    return (name, st.st_mtime_ns, st.st_size)
 
 
 def _listing(folder: Path) -> frozenset[str]:
     """Names in ``folder`` (cached per modification time: a design folder holding 16,000
     layout folders is listed once, not once per layout)."""
     try:
-        mtime = folder.stat().st_mtime_ns
-        key = (str(folder), mtime)
-        return _LISTINGS.get(key, lambda: frozenset(os.listdir(folder)))
+        mtime = os.stat(folder).st_mtime_ns
+        if _racy(mtime):
+            return frozenset(os.listdir(folder))
+        return _LISTINGS.get((str(folder), mtime), lambda: frozenset(os.listdir(folder)))
     except OSError:
         return frozenset()
 
@@ -163,7 +181,10 @@ def _pick(
             return folder / name
     if not single:
         return None
-    found = sorted(n for n in listing if n.endswith(suffixes) and (folder / n).is_file())
+    found = _PICKS.get(
+        (listing, str(folder), suffixes),
+        lambda: sorted(n for n in listing if n.endswith(suffixes) and (folder / n).is_file()),
+    )
     if len(found) == 1:
         return folder / found[0]
     if len(found) > 1:

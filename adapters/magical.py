@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -27,6 +26,7 @@ import numpy as np
 import shapely
 
 from magical_prune.adapters._text import (
+    MAX_UM,
     nm_to_um_text,
     number,
     read_text,
@@ -88,33 +88,58 @@ def parse_place_result(text: str, path: PathLike = "<string>") -> PlaceResult:
     fields (silently losing a device), any malformed line is an error here.
     """
     names: list[str] = []
-    rows: list[tuple[int, int, int, int]] = []
-    seen: dict[str, int] = {}
-    for lineno, fields in _lines(text):
+    values: list[str] = []
+    lines: list[int] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
         if len(fields) != 5:
             raise ParseError(
                 f"expected 5 fields (name x y width height), got {len(fields)}", path, lineno
             )
-        name = fields[0]
+        names.append(fields[0])
+        values += fields[1:]
+        lines.append(lineno)
+    if not names:
+        raise ParseError("empty placement: no device line", path)
+    # Fast path: convert all numbers at once; on any problem, find the line and say why.
+    try:
+        um = np.array(values, dtype=np.float64).reshape(-1, 4)
+        ok = bool(np.all(np.abs(um) <= MAX_UM))  # False for NaN too
+    except ValueError:
+        ok = False
+    if ok:
+        nm = np.rint(um * 1000.0).astype(np.int64)
+        ok = bool(np.all(nm[:, 2:] > 0)) and len(set(names)) == len(names)
+    if not ok:
+        _place_result_error(names, values, lines, path)
+    rects = np.empty_like(nm)
+    rects[:, :2] = nm[:, :2]
+    rects[:, 2:] = nm[:, :2] + nm[:, 2:]
+    return PlaceResult(tuple(names), rects)
+
+
+def _place_result_error(
+    names: list[str], values: list[str], lines: list[int], path: PathLike
+) -> None:
+    """Raise the ParseError for the first bad line of a place.result."""
+    seen: dict[str, int] = {}
+    for k, (name, lineno) in enumerate(zip(names, lines)):
         if name in seen:
             raise ParseError(
                 f"device {name!r} is placed twice (also line {seen[name]})", path, lineno
             )
-        x = um_to_nm(fields[1], path, lineno, "x")
-        y = um_to_nm(fields[2], path, lineno, "y")
-        w = um_to_nm(fields[3], path, lineno, "width")
-        h = um_to_nm(fields[4], path, lineno, "height")
-        if w <= 0 or h <= 0:
+        seen[name] = lineno
+        fields = values[4 * k : 4 * k + 4]
+        for token, what in zip(fields, ("x", "y", "width", "height")):
+            um_to_nm(token, path, lineno, what)
+        if um_to_nm(fields[2], path, lineno) <= 0 or um_to_nm(fields[3], path, lineno) <= 0:
             raise ParseError(
-                f"device {name!r} has zero or negative size ({fields[3]} x {fields[4]} um)",
+                f"device {name!r} has zero or negative size ({fields[2]} x {fields[3]} um)",
                 path, lineno,
             )  # fmt: skip
-        seen[name] = lineno
-        names.append(name)
-        rows.append((x, y, x + w, y + h))
-    if not names:
-        raise ParseError("empty placement: no device line", path)
-    return PlaceResult(tuple(names), np.array(rows, dtype=np.int64))
+    raise ParseError("malformed placement", path)  # pragma: no cover - a line above fails
 
 
 def read_place_result(path: PathLike) -> PlaceResult:
@@ -144,15 +169,14 @@ class PinShape(NamedTuple):
     box: Box
 
 
-_PIN_TOKEN = re.compile(r"[()]|[^\s()]+")
-
-
-def _parse_shapes(line: str, count: int, path: PathLike, lineno: int) -> list[PinShape]:
+def _shape_fields(
+    line: str, count: int, path: PathLike, lineno: int
+) -> list[tuple[str, list[str]]]:
     """``count`` rectangles ``Layer xLo yLo xHi yHi``, each optionally in parentheses
-    (``M1 (0.1 0 0.3 2.16)``); the parenthesised forms are split off by a regex because
-    tokens may touch the brackets."""
-    tokens = _PIN_TOKEN.findall(line)
-    shapes: list[PinShape] = []
+    (``M1 (0.1 0 0.3 2.16)``), as (layer, four number texts); numbers are converted later,
+    all at once."""
+    tokens = line.replace("(", " ( ").replace(")", " ) ").split()
+    shapes: list[tuple[str, list[str]]] = []
     i, n = 0, len(tokens)
     while i < n:
         layer = tokens[i]
@@ -162,7 +186,7 @@ def _parse_shapes(line: str, count: int, path: PathLike, lineno: int) -> list[Pi
         wrapped = i < n and tokens[i] == "("
         i += wrapped
         coords = tokens[i : i + 4]
-        if len(coords) < 4 or any(t in "()" for t in coords):
+        if len(coords) < 4 or "(" in coords or ")" in coords:
             raise ParseError(
                 "pin shape must be 'Layer xLo yLo xHi yHi' (optionally in parentheses)",
                 path, lineno,
@@ -172,10 +196,7 @@ def _parse_shapes(line: str, count: int, path: PathLike, lineno: int) -> list[Pi
             if i >= n or tokens[i] != ")":
                 raise ParseError("unclosed '(' in pin shape", path, lineno)
             i += 1
-        xlo, ylo, xhi, yhi = (um_to_nm(t, path, lineno) for t in coords)
-        if xhi < xlo or yhi < ylo:
-            raise ParseError("pin shape has xHi < xLo or yHi < yLo", path, lineno)
-        shapes.append(PinShape(layer, (xlo, ylo, xhi, yhi)))
+        shapes.append((layer, coords))
     if len(shapes) != count:
         raise ParseError(f"pin announces {count} shape(s), line has {len(shapes)}", path, lineno)
     return shapes
@@ -192,6 +213,8 @@ def parse_pin_shapes(
     twice for one device collects the shapes of both entries (its box is their union).
     """
     pins: dict[tuple[str, str], list[PinShape]] = {}
+    found: list[tuple[tuple[str, str], str, int]] = []  # (pin key, layer, line) per shape
+    numbers: list[str] = []
     devices: dict[str, int] = {}
     device: str | None = None
     lines = text.splitlines()
@@ -227,16 +250,41 @@ def parse_pin_shapes(
             ) from None
         if count < 0:
             raise ParseError(f"negative shape count {count}", path, lineno)
-        shapes: list[PinShape] = []
+        key = (device, pin.upper())
+        pins.setdefault(key, [])
         if count:
             while i < n and not lines[i].strip():
                 i += 1
             if i >= n:
                 raise ParseError(f"pin {pin!r} announces {count} shape(s), file ends", path, lineno)
-            shapes = _parse_shapes(lines[i], count, path, i + 1)
+            for layer, coords in _shape_fields(lines[i], count, path, i + 1):
+                found.append((key, layer, i + 1))
+                numbers += coords
             i += 1
-        pins.setdefault((device, pin.upper()), []).extend(shapes)
+    # All coordinates at once; on any problem, walk them again to name the line.
+    try:
+        um = np.array(numbers, dtype=np.float64).reshape(-1, 4)
+        ok = bool(np.all(np.abs(um) <= MAX_UM))  # False for NaN too
+    except ValueError:
+        ok = False
+    if ok:
+        nm = np.rint(um * 1000.0).astype(np.int64)
+        ok = bool(np.all(nm[:, 2] >= nm[:, 0]) and np.all(nm[:, 3] >= nm[:, 1]))
+    if not ok:
+        _pin_number_error(found, numbers, path)
+    for (key, layer, _), box in zip(found, nm.tolist()):
+        pins[key].append(PinShape(layer, tuple(box)))  # type: ignore[arg-type]
     return pins
+
+
+def _pin_number_error(
+    found: list[tuple[tuple[str, str], str, int]], numbers: list[str], path: PathLike
+) -> None:
+    for k, (_, _, lineno) in enumerate(found):
+        xlo, ylo, xhi, yhi = (um_to_nm(t, path, lineno) for t in numbers[4 * k : 4 * k + 4])
+        if xhi < xlo or yhi < ylo:
+            raise ParseError("pin shape has xHi < xLo or yHi < yLo", path, lineno)
+    raise ParseError("malformed pin shapes", path)  # pragma: no cover - a line above fails
 
 
 def read_pin_shapes(path: PathLike) -> dict[tuple[str, str], list[PinShape]]:
