@@ -317,7 +317,10 @@ def pin_boxes(shapes: Mapping[tuple[str, str], Sequence[PinShape]]) -> dict[tupl
 
 
 def pin_union(shapes: Sequence[PinShape]) -> shapely.Geometry:
-    """The union of a pin's rectangles as a shapely geometry (nm, device-local)."""
+    """The union of a pin's rectangles as a shapely geometry (nm, device-local).
+
+    Zero-width or zero-height shapes add no area and vanish from the union (they still
+    count for the pin's box in :func:`pin_boxes`, which marks where the pin is)."""
     if not shapes:
         return shapely.Polygon()
     arr = np.array([s.box for s in shapes], dtype=np.float64)

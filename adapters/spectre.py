@@ -171,6 +171,10 @@ def _statements(text: str, path: PathLike) -> list[tuple[int, str, bool]]:
 
 
 def _looks_like_spice(text: str) -> bool:
+    """A SPICE deck has dot-cards; a Spectre file that embeds SPICE sections says so with
+    ``simulator lang=`` lines (and starts in Spectre mode)."""
+    if re.search(r"(?im)^\s*simulator\s+lang", text):
+        return False
     return re.search(r"(?im)^\s*\.(subckt|ends|end|model|param|global|include)\b", text) is not None
 
 

@@ -245,3 +245,33 @@ def test_unreadable_files(tmp_path):
     assert info.value.line == 2 and "UTF-8" in info.value.message
     with pytest.raises(MagicalPruneError, match="directory"):
         magical.read_weights(tmp_path)
+
+
+box_st = st.tuples(st.integers(-10**6, 10**6), st.integers(-10**6, 10**6),
+                   st.integers(1, 10**6), st.integers(1, 10**6)).map(
+    lambda t: (t[0], t[1], t[0] + t[2], t[1] + t[3]))  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pins=st.dictionaries(
+        st.tuples(names_st, st.sampled_from(["D", "G", "S", "B", "PLUS", "MINUS"])),
+        st.lists(box_st, min_size=0, max_size=3),
+        min_size=1,
+        max_size=10,
+    )  # fmt: skip
+)
+def test_place_pin_round_trip_and_union_bounds(tmp_path_factory, pins):
+    path = tmp_path_factory.mktemp("pins") / "place.pin"
+    magical.write_place_pin(path, pins)
+    shapes = magical.read_pin_shapes(path)
+    assert {k: [s.box for s in v] for k, v in shapes.items()} == {
+        k: [tuple(b) for b in v] for k, v in pins.items()
+    }
+    boxes = magical.read_place_pin(path)
+    for key, rects in pins.items():
+        if not rects:
+            assert key not in boxes
+            continue
+        # the box equals the bounds of shapely's union of the shapes
+        assert boxes[key] == tuple(int(v) for v in shapely.bounds(magical.pin_union(shapes[key])))

@@ -202,3 +202,20 @@ def test_unknown_top_is_named(tmp_path):
     (tmp_path / "a.sp").write_text("subckt a p\nM0 (p p p p) nch\nends a\n")
     with pytest.raises(MagicalPruneError, match=r"no sub-circuit named 'b' \(defined: a\)"):
         read_netlist(tmp_path / "a.sp", top="b")
+
+
+def test_simulator_lang_switches_dialect_mid_file():
+    text = """// spectre first
+subckt top a b
+X1 (a b) leaf
+M1 (a b a 0) nch
+ends top
+simulator lang=spice
+.subckt leaf x y
+M5 x y x 0 pch_lvt
+.ends leaf
+simulator lang=spectre
+"""
+    c = parse_netlist(text)
+    assert c.name == "top" and set(c.devices) == {"X1/M5", "M1"}
+    assert c.devices["X1/M5"].type is DeviceType.PMOS
