@@ -437,6 +437,8 @@ def _routed(
     views: dict[Hashable, Circuit] = circuit.__dict__.setdefault("_routed_views", {})
     key = tuple((n, tuple(p)) for n, p in nets.items())
     if key not in views:
+        if len(views) >= 64:  # a design has one connection file in practice; stay bounded
+            views.clear()
         views[key] = make()
     return views[key]
 
