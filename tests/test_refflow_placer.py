@@ -161,7 +161,7 @@ def test_global_placement_is_symmetric(problem, weight_sets):
         axis = x[index["M5"]]
         for a, c in problem.pairs:
             assert y[a] == y[c]
-            assert x[a] + x[c] == pytest.approx(2 * axis, abs=1e-6)
+            assert x[a] + x[c] == pytest.approx(2 * axis, abs=0.5)  # nm, float32 um
             assert x[a] < axis < x[c]
 
 

@@ -216,17 +216,25 @@ def _finish(
         folders.append(folder)
 
     results: list[dict[str, float] | None] = [None] * len(items)
+    reasons: dict[int, str] = {}
     if options.simulate:
-        from magical_prune.refflow.evaluator import evaluate
+        from magical_prune.refflow.evaluator import METRICS, evaluate
 
-        results = list(evaluate(placements, ctx.design, options.mismatch))
+        # The layout folder's name seeds the mismatch draw, as when `refflow evaluate`
+        # re-simulates the folder later: both give the same label.
+        ids = [ctx.layout_name(k) for k, _ in items]
+        results = evaluate(
+            placements, ctx.design, options.mismatch, layout_ids=ids, failures=reasons
+        )
     out = []
-    for (k, _), folder, result in zip(items, folders, results):
+    for i, ((k, _), folder, result) in enumerate(zip(items, folders, results)):
         failure = None
         if result is not None:
-            magical.write_performance(folder / "performance.txt", result)
+            ordered = {m: result[m] for m in METRICS if m in result}
+            ordered.update({m: v for m, v in result.items() if m not in ordered})
+            magical.write_performance(folder / "performance.txt", ordered)
         elif options.simulate:
-            failure = "simulation failed (no label written)"
+            failure = f"simulation failed, no label written ({reasons.get(i, 'no reason given')})"
         final = ctx.out_dir / ctx.layout_name(k)
         if final.exists():  # an unfinished folder of an earlier run: replace it
             shutil.rmtree(final)
@@ -428,11 +436,9 @@ def _bundled() -> list[str]:
 
 def _check_simulator() -> None:
     """Fail before any work when the evaluator cannot run (ngspice missing)."""
-    from magical_prune.refflow import evaluator
+    from magical_prune.refflow.spice import find_ngspice
 
-    check = getattr(evaluator, "check_ngspice", None)
-    if check is not None:
-        check()
+    find_ngspice()
 
 
 def layout_names(summary: GenerateSummary) -> list[str]:

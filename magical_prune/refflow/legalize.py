@@ -138,8 +138,10 @@ def _solve_axis(
         rhs.append(bound.astype(np.float64))
         count += m
 
-    # Order: c_i + h_i + gap <= c_j - h_j.
-    i, j = np.nonzero(order)
+    # Order: c_i + h_i + gap <= c_j - h_j. A relation implied by a chain through a third
+    # device (i before k before j) is dropped: it cannot bind, and the LP gets much smaller.
+    as_int = order.astype(np.int32)
+    i, j = np.nonzero(order & ((as_int @ as_int) == 0))
     add([ic + i, ic + j], [1.0, -1.0], -(half[i] + half[j] + gap))
     # Inside the outline [0, size].
     all_dev = np.arange(n)
