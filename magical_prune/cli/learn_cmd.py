@@ -1,0 +1,336 @@
+"""``magical-prune train | finetune | evaluate | fewshot``: learning on data sets."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from magical_prune.cli._common import check_output, echo_json
+
+_DATA = click.Path(exists=True, dir_okay=False, path_type=Path)
+_OUT = click.Path(dir_okay=False, path_type=Path)
+
+
+def label_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--metric, --worst-percent, --balanced (how labels are made from raw metrics)."""
+    func = click.option("--balanced/--whole-set", default=None,
+                        help="Keep only the worst and the best WORST-PERCENT (the paper's baseline "
+                             "set), or every layout [default: whole set; evaluate: as the model].")(func)  # fmt: skip
+    func = click.option("--worst-percent", type=click.FloatRange(0, 100, min_open=True, max_open=True),
+                        default=None, help="Share labelled 1 = prune, in percent [default: 25].")(func)  # fmt: skip
+    func = click.option("--metric", default=None,
+                        help="performance.txt key to label by (Offset_Voltage, CMRR, Gain, UGF) "
+                             "[default: Offset_Voltage if present, or the set's stored labels].")(func)  # fmt: skip
+    return func
+
+
+def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Options of the training loop shared by train, finetune and fewshot."""
+    opts = [
+        click.option("--epochs", type=click.IntRange(0), default=None,
+                     help="Epochs [default: the architecture's].") ,
+        click.option("--steps-per-epoch", type=click.IntRange(0), default=None,
+                     help="Updates per epoch; 0 = one pass over the training layouts "
+                          "[default: the architecture's].") ,
+        click.option("--batch-size", type=click.IntRange(1), default=None,
+                     help="Layouts per update [default: the architecture's, 16].") ,
+        click.option("--lr", type=float, default=None, help="Learning rate [default: the architecture's]."),
+        click.option("--seed", type=int, default=0, show_default=True,
+                     help="Seed of initialisation and batch order."),
+        click.option("--split-seed", type=int, default=0, show_default=True,
+                     help="Seed of the shuffle that defines the train/test split."),
+        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
+        click.option("--threads", type=click.IntRange(1), default=None,
+                     help="CPU threads for torch [default: torch's choice]."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-epoch lines."),
+    ]  # fmt: skip
+    for opt in reversed(opts):
+        func = opt(func)
+    return func
+
+
+def _check_device(device: str, threads: int | None = None) -> None:
+    import torch
+
+    from magical_prune.errors import MagicalPruneError
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    if device == "cuda" and not torch.cuda.is_available():
+        raise MagicalPruneError("--device cuda: no CUDA device is available (torch sees none)")
+
+
+def _open(data: Path, metric: str | None, worst_percent: float | None, balanced: bool | None,
+          quiet: bool, defaults: dict[str, Any] | None = None):  # fmt: skip
+    from magical_prune.dataset import LabelledDataset
+
+    d = defaults or {}
+    return LabelledDataset.open(
+        data,
+        metric=metric if metric is not None else d.get("metric"),
+        worst_percent=worst_percent if worst_percent is not None else d.get("worst_percent", 25.0),
+        balanced=balanced if balanced is not None else bool(d.get("balanced", False)),
+        progress=not quiet,
+    )
+
+
+def _epoch_printer(total: int | None, to_err: bool) -> Callable[[dict[str, Any]], None]:
+    from tqdm import tqdm
+
+    def show(r: dict[str, Any]) -> None:
+        line = (
+            f"epoch {r['epoch']}{'/' + str(total) if total else ''}  loss {r['loss']:.4f}  "
+            f"train acc {100 * r['train_acc']:.1f}%"
+        )
+        if r.get("test_acc") is not None:
+            line += f"  test acc {100 * r['test_acc']:.1f}%"
+            line += (
+                "  FOR n/a" if r.get("test_for") is None else f"  FOR {100 * r['test_for']:.1f}%"
+            )
+        line += f"  ({r['seconds']:.1f} s, {r['samples_per_s']:.0f} layouts/s)"
+        tqdm.write(line, file=click.get_text_stream("stderr" if to_err else "stdout"))
+
+    return show
+
+
+def _report(result: Any, out: Path, as_json: bool, plot: Path | None) -> None:
+    from magical_prune.metrics import format_metrics
+    from magical_prune.training import plot_history
+
+    result.save(out)
+    if plot is not None and result.history:
+        plot_history(
+            result.history, plot, title=f"{result.config.arch} on {result.meta['data']['design']}"
+        )
+    if as_json:
+        echo_json({"model": str(out), "test_metrics": result.test_metrics, "data": result.meta["data"],
+                   "label": result.meta["label"], "epochs": len(result.history)})  # fmt: skip
+        return
+    d = result.meta["data"]
+    click.echo(f"test ({d['n_test']} layouts): {format_metrics(result.test_metrics)}")
+    click.echo(f"saved {out} (trained on {d['n_train']} layouts of {d['design']})")
+
+
+@click.command()
+@click.argument("data", type=_DATA)
+@click.option("-o", "--output", required=True, type=_OUT, help="Model file to write (.pt).")
+@click.option(
+    "--arch",
+    default="efficient",
+    show_default=True,
+    help="Architecture (see `magical-prune models`).",
+)
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True,
+              help="Share of the whole set used for training (the last 20% is the test set).")  # fmt: skip
+@schedule_options
+@label_options
+@click.option("--plot", type=_OUT, default=None, help="Write training curves to this PNG.")
+@click.option("--force", is_flag=True, help="Overwrite an existing model file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def train(data: Path, output: Path, arch: str, alpha: float, epochs: int | None,
+          steps_per_epoch: int | None, batch_size: int | None, lr: float | None, seed: int,
+          split_seed: int, device: str, threads: int | None, quiet: bool, metric: str | None,
+          worst_percent: float | None, balanced: bool | None, plot: Path | None, force: bool,
+          as_json: bool) -> None:  # fmt: skip
+    """Train a network from scratch on DATA (a data set from `dataset build`).
+
+    The layouts are shuffled with --split-seed; the last 20% is the test set, never seen in
+    training; --alpha of the whole set (from the front) is the training set. Unset training
+    options come from the architecture's defaults. Deterministic on the CPU for a --seed.
+
+    Example: magical-prune train ota1.h5 -o ota1.pt --balanced --plot curves.png
+    """
+    from magical_prune.training import TrainConfig
+    from magical_prune.training import train as run
+
+    _check_device(device, threads)
+    out = check_output(output, force)
+    if plot is not None:
+        check_output(plot, force)
+    ds = _open(data, metric, worst_percent, balanced, quiet or as_json)
+    config = TrainConfig(arch=arch, alpha=alpha, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                         batch_size=batch_size, lr=lr, seed=seed, split_seed=split_seed,
+                         device=device)  # fmt: skip
+    result = run(ds, config, progress=not (quiet or as_json),
+                 on_epoch=None if quiet else _epoch_printer(epochs, as_json))  # fmt: skip
+    _report(result, out, as_json, plot)
+
+
+@click.command()
+@click.argument("model", type=_DATA)
+@click.argument("data", type=_DATA)
+@click.option(
+    "-o", "--output", required=True, type=_OUT, help="Fine-tuned model file to write (.pt)."
+)
+@click.option("--alpha", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help="Share of the whole new set used for training; 0 keeps the model as it is.")  # fmt: skip
+@click.option("--lr-scale", type=click.FloatRange(0, min_open=True), default=None,
+              help="Learning rate relative to the parent's [default: the architecture's, 0.1].")  # fmt: skip
+@click.option("--freeze", default=None,
+              help="Freeze the first N weight layers, or 'features' (train only the classifier head).")  # fmt: skip
+@schedule_options
+@label_options
+@click.option("--plot", type=_OUT, default=None, help="Write training curves to this PNG.")
+@click.option("--force", is_flag=True, help="Overwrite an existing model file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: float | None,
+             freeze: str | None, epochs: int | None, steps_per_epoch: int | None,
+             batch_size: int | None, lr: float | None, seed: int, split_seed: int, device: str,
+             threads: int | None, quiet: bool, metric: str | None, worst_percent: float | None,
+             balanced: bool | None, plot: Path | None, force: bool, as_json: bool) -> None:  # fmt: skip
+    """Transfer learning: fine-tune MODEL on --alpha of DATA (another design).
+
+    Starts from MODEL's weights at a reduced learning rate (parent's x --lr-scale), optionally
+    with early layers frozen (--freeze), and evaluates on DATA's test split (its last 20%).
+    The new model's metadata records its parent.
+
+    Example: magical-prune finetune ota1.pt ota2.h5 -o ota2.pt --alpha 0.1
+    """
+    from magical_prune.training import TrainConfig
+    from magical_prune.training import finetune as run
+
+    _check_device(device, threads)
+    out = check_output(output, force)
+    if plot is not None:
+        check_output(plot, force)
+    ds = _open(data, metric, worst_percent, balanced, quiet or as_json)
+    config = TrainConfig(alpha=alpha, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                         batch_size=batch_size, lr=lr, lr_scale=lr_scale, freeze=freeze,
+                         seed=seed, split_seed=split_seed, device=device)  # fmt: skip
+    result = run(model, ds, config, progress=not (quiet or as_json),
+                 on_epoch=None if quiet else _epoch_printer(epochs, as_json))  # fmt: skip
+    _report(result, out, as_json, plot)
+
+
+@click.command()
+@click.argument("model", type=_DATA)
+@click.argument("data", type=_DATA)
+@click.option("--split", type=click.Choice(["test", "all"]), default="test", show_default=True,
+              help="Evaluate on the test split (last 20%, as in training) or on every layout.")  # fmt: skip
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None,
+              help="Decision threshold on P(prune) [default: the model's, 0.5].")  # fmt: skip
+@label_options
+@click.option("--split-seed", type=int, default=None, help="Split seed [default: the model's].")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=None,
+    help="CPU threads for torch [default: torch's choice].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+def evaluate(model: Path, data: Path, split: str, threshold: float | None, metric: str | None,
+             worst_percent: float | None, balanced: bool | None, split_seed: int | None,
+             device: str, threads: int | None, as_json: bool) -> None:  # fmt: skip
+    """Accuracy, precision, recall, F1, FOR and prune rate of MODEL on DATA.
+
+    Labels follow the model's own definition (metric, worst percent, balanced) unless given.
+    FOR = FN / (TN + FN) is the share of bad layouts among those kept; it is printed beside
+    the FOR of pruning at random at the same prune rate (the share of bad layouts).
+    """
+    from magical_prune.checkpoint import load_checkpoint
+    from magical_prune.metrics import format_metrics
+    from magical_prune.training import _factory
+    from magical_prune.training import evaluate as run
+
+    _check_device(device, threads)
+    net, meta = load_checkpoint(model, device=device, factory=_factory(model))
+    ds = _open(data, metric, worst_percent, balanced, True, meta.get("label"))
+    try:
+        m = run(
+            net, meta, ds, split=split, threshold=threshold, split_seed=split_seed, device=device
+        )
+    except Exception as err:
+        from magical_prune.errors import CheckpointError
+
+        if isinstance(err, CheckpointError):
+            raise err.at(model) from None
+        raise
+    m["label"] = ds.label_meta()
+    if as_json:
+        echo_json(m)
+        return
+    click.echo(f"{split} split, {m['n']} layouts of {ds.data.design} labelled by "
+               f"{ds.metric or 'stored labels'}:")  # fmt: skip
+    click.echo(format_metrics(m))
+
+
+@click.command()
+@click.argument("model", type=_DATA)
+@click.argument("data", type=_DATA)
+@click.option(
+    "--shots",
+    type=click.IntRange(2),
+    default=16,
+    show_default=True,
+    help="Labelled layouts per repeat.",
+)
+@click.option(
+    "--repeats",
+    type=click.IntRange(1),
+    default=100,
+    show_default=True,
+    help="Repeats of the experiment.",
+)
+@click.option("--lr-scale", type=click.FloatRange(0, min_open=True), default=None,
+              help="Learning rate relative to the parent's [default: the architecture's, 0.1].")  # fmt: skip
+@click.option("--freeze", default=None, help="Freeze the first N weight layers, or 'features'.")
+@click.option("--epochs", type=click.IntRange(0), default=None,
+              help="Fine-tuning epochs per repeat [default: the architecture's fine-tuning epochs].")  # fmt: skip
+@click.option("--steps-per-epoch", type=click.IntRange(1), default=8, show_default=True,
+              help="Updates per epoch (the shots are one batch).")  # fmt: skip
+@click.option("--lr", type=float, default=None, help="Learning rate (overrides --lr-scale).")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the draws of the shots."
+)
+@click.option(
+    "--split-seed", type=int, default=0, show_default=True, help="Seed of the train/test split."
+)
+@click.option(
+    "--metric", default=None, help="Metric to rank by [default: Offset_Voltage if present]."
+)
+@click.option("--worst-percent", type=click.FloatRange(0, 100, min_open=True, max_open=True),
+              default=25.0, show_default=True, help="Share of the shots labelled 1.")  # fmt: skip
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option(
+    "--threads",
+    type=click.IntRange(1),
+    default=None,
+    help="CPU threads for torch [default: torch's choice].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--details", type=_OUT, default=None, help="Write every repeat as JSON to this file.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float | None,
+            freeze: str | None, epochs: int | None, steps_per_epoch: int, lr: float | None,
+            seed: int, split_seed: int, metric: str | None, worst_percent: float, device: str,
+            threads: int | None, as_json: bool, details: Path | None, quiet: bool) -> None:  # fmt: skip
+    """The paper's few-shot transfer protocol (Sec. IV-D) of MODEL on DATA.
+
+    Per repeat: draw --shots layouts outside the test set, label them by rank among
+    themselves (worst --worst-percent), relabel the test set at their critical value,
+    fine-tune MODEL on the shots and measure FOR on the test set, beside random pruning
+    at the same prune rate and the model without fine-tuning. Prints mean and spread.
+    """
+    from magical_prune.fewshot import fewshot as run
+    from magical_prune.fewshot import format_summary
+    from magical_prune.training import TrainConfig
+
+    _check_device(device, threads)
+    if details is not None:
+        check_output(details, True)
+    ds = _open(data, metric, worst_percent, False, True)
+    config = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, lr_scale=lr_scale,
+                         freeze=freeze, split_seed=split_seed, device=device)  # fmt: skip
+    result = run(model, ds, shots=shots, repeats=repeats, seed=seed, config=config,
+                 progress=not (quiet or as_json))  # fmt: skip
+    if details is not None:
+        Path(details).write_text(json.dumps(result, indent=1) + "\n")
+    if as_json:
+        echo_json({"settings": result["settings"], "summary": result["summary"]})
+        return
+    click.echo(format_summary(result))
