@@ -1,0 +1,74 @@
+"""``magical-prune explain``: where on a placement, and in which sub-circuit, the model sees
+the evidence for pruning it (class activation maps over the six feature images)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from magical_prune.cli._common import check_output, companion_options, echo_json
+
+
+@click.command("explain")
+@click.argument("placement", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="PNG to write: six panels (north up), evidence overlaid on each feature image.",
+)  # fmt: skip
+@click.option(
+    "-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Model file (default: the bundled model).",
+)  # fmt: skip
+@click.option("-t", "--threshold", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Decision threshold (default: the model's).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True,
+              help="Print score, decision, per-sub-circuit shares and hotspot as one JSON line.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite the output file.")
+@companion_options
+def explain(
+    placement: Path,
+    output: Path | None,
+    model: Path | None,
+    threshold: float | None,
+    as_json: bool,
+    force: bool,
+    companions: dict[str, Any],
+) -> None:
+    """Explain the score of PLACEMENT (a placement result file or a layout folder).
+
+    The evidence for "prune" is the model's class activation map (prune minus keep) over
+    each of the six feature images -- routing demand, first stage, other stages, feedback,
+    CMFB, bias. Printed: the score and decision, each image's share of the positive
+    evidence, and the hotspot (the pixel of strongest evidence, in µm, with the devices
+    there).
+    """
+    from magical_prune.adapters.magical import load_placement
+    from magical_prune.explain import explain as explain_placement
+    from magical_prune.explain import plot_explanation
+    from magical_prune.predict import Predictor
+
+    out = check_output(output, force) if output is not None else None
+    predictor = Predictor.load(model, threshold=threshold)
+    loaded = load_placement(placement, **companions)
+    result = explain_placement(predictor, loaded)
+    if out is not None:
+        plot_explanation(result, out, title=str(placement))
+    summary = {**result.to_dict(), "placement": str(placement),
+               "output": None if out is None else str(out)}  # fmt: skip
+    if as_json:
+        echo_json(summary)
+        return
+    click.echo(
+        f"{placement}: score {result.score:.4f} -> {'prune' if result.prune else 'keep'} "
+        f"(threshold {min(result.threshold, 1.0):.4f}; {result.method})"
+    )
+    for name, share in sorted(result.shares.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {name:<13} {100 * share:6.2f}% of the evidence for prune")
+    spot = result.hotspot
+    where = f"({spot['x_um']:.3f}, {spot['y_um']:.3f}) µm" if "x_um" in spot else "?"
+    devices = ", ".join(spot.get("devices") or []) or "no device"
+    click.echo(f"  hotspot in {spot['image']} at {where}: {devices}")
+    if out is not None:
+        click.echo(f"wrote {out}")
