@@ -1,0 +1,176 @@
+"""Wire parasitics of a placement: an RC tree per net from its placed pins.
+
+Before routing, a net's wire is estimated by a *single-trunk Steiner tree* over its pin
+centres: one trunk (horizontal at the median pin y, or vertical at the median pin x,
+whichever gives the shorter tree) and one straight branch from every pin to the trunk.
+It is a standard pre-route Steiner estimate (never shorter than the rectilinear Steiner
+minimum tree, at most ~1.5x it for the few-pin nets of an OTA) and, unlike a minimum
+spanning tree, it has no ties to break: mirror-symmetric pin sets give mirror-symmetric
+trees, so an exactly symmetric placement gets exactly symmetric wiring and unequal wiring
+comes only from unequal placement.
+
+Every trunk piece and branch becomes a resistor ``R = R_sheet * length / width`` with its
+capacitance ``C = c_wire * length`` split half to each end (a pi section per piece), so the
+resistance between two pins is the wire length between them along the tree. Device pins
+connect to their own tree node, which is what makes a longer source wire on one side of a
+differential pair show up as source degeneration and an IR drop.
+
+Supply nets are wider rails and get one extra tree point where the supply enters the cell:
+the middle of the top edge of the placement's bounding box for the positive supply, the
+middle of the bottom edge for the ground (both on the symmetry axis of a symmetric
+placement).
+
+Constants (fixed before any model was trained; see :class:`WireModel`):
+
+* wire capacitance 0.2 fF/µm: total capacitance per length of an on-chip wire, roughly
+  constant across technology generations (R. Ho, K. Mai, M. Horowitz, "The future of
+  wires", Proc. IEEE 89(4), 2001, Fig. 3: ~0.2 fF/µm for semi-global/local wires).
+* sheet resistance 0.25 Ω/sq: copper intermediate metal at the 65 nm node, effective
+  resistivity ~3.3 µΩ·cm (with barrier and scattering) over a ~130 nm thick wire (ITRS 2007
+  Interconnect tables, intermediate wiring, 65 nm half-pitch node).
+* signal wires 0.2 µm wide (twice the minimum width, usual for analog routing), supply
+  rails 1.0 µm wide.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from magical_prune.placement import Placement
+
+__all__ = ["WireModel", "NetTree", "single_trunk_tree", "net_trees"]
+
+NM_PER_UM = 1000.0
+
+
+@dataclass(frozen=True)
+class WireModel:
+    """Wire constants (SI units except lengths in µm); see the module docstring for sources.
+
+    Attributes:
+        sheet_resistance: metal sheet resistance (Ω/sq).
+        signal_width_um: width of signal wires (µm).
+        supply_width_um: width of supply rails (µm).
+        cap_per_um: wire capacitance to substrate per length (F/µm).
+    """
+
+    sheet_resistance: float = 0.25
+    signal_width_um: float = 0.2
+    supply_width_um: float = 1.0
+    cap_per_um: float = 0.2e-15
+
+    def resistance_per_um(self, supply: bool) -> float:
+        width = self.supply_width_um if supply else self.signal_width_um
+        return self.sheet_resistance / width
+
+
+@dataclass(frozen=True)
+class NetTree:
+    """The RC tree of one net.
+
+    Attributes:
+        net: net name.
+        xy: ``(V, 2)`` node coordinates (µm).
+        pin_node: ``(P,)`` tree node of each of the net's placed pins (placement pin order).
+        edges: ``(E, 2)`` node index pairs of the wire pieces.
+        lengths: ``(E,)`` piece lengths (µm), all > 0.
+        root: the node where the net's port (supply source, bench connection) attaches.
+        supply: whether the net is a supply rail.
+    """
+
+    net: str
+    xy: np.ndarray
+    pin_node: np.ndarray
+    edges: np.ndarray
+    lengths: np.ndarray
+    root: int
+    supply: bool = False
+
+    @property
+    def length(self) -> float:
+        """Total wire length (µm)."""
+        return float(self.lengths.sum())
+
+
+def single_trunk_tree(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Single-trunk rectilinear Steiner tree over ``points`` (``(n, 2)``, µm).
+
+    Returns:
+        ``(xy, point_node, edges, lengths)``: tree node coordinates, the node of each input
+        point, the wire pieces as node pairs, and their lengths (all > 0). Coincident
+        points share a node; a net of one point (or of coincident points) has no pieces.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    if len(pts) == 0:
+        raise ValueError("a net tree needs at least one point")
+    unique, point_node = np.unique(pts, axis=0, return_inverse=True)
+    point_node = point_node.reshape(-1)
+    if len(unique) == 1:
+        return unique, point_node, np.zeros((0, 2), np.int64), np.zeros(0)
+    # Trunk along x (horizontal) at the median y, or along y at the median x.
+    horizontal_cost = np.abs(unique[:, 1] - np.median(unique[:, 1])).sum() + np.ptp(unique[:, 0])
+    vertical_cost = np.abs(unique[:, 0] - np.median(unique[:, 0])).sum() + np.ptp(unique[:, 1])
+    along, across = (0, 1) if horizontal_cost <= vertical_cost else (1, 0)
+    trunk_at = float(np.median(unique[:, across]))
+    stops = np.unique(unique[:, along])  # trunk nodes, sorted, distinct
+    xy = [np.zeros((len(stops), 2))]
+    xy[0][:, along] = stops
+    xy[0][:, across] = trunk_at
+    edges = [np.stack([np.arange(len(stops) - 1), np.arange(1, len(stops))], axis=1)]
+    lengths = [np.diff(stops)]
+    # Branches: a point off the trunk gets its own node joined to the trunk node below it.
+    stop_of = np.searchsorted(stops, unique[:, along])
+    offset = np.abs(unique[:, across] - trunk_at)
+    off_trunk = offset > 0
+    node_of_unique = stop_of.copy()
+    branch_nodes = len(stops) + np.arange(int(off_trunk.sum()))
+    node_of_unique[off_trunk] = branch_nodes
+    xy.append(unique[off_trunk])
+    edges.append(np.stack([stop_of[off_trunk], branch_nodes], axis=1))
+    lengths.append(offset[off_trunk])
+    return (
+        np.concatenate(xy),
+        node_of_unique[point_node],
+        np.concatenate(edges).astype(np.int64),
+        np.concatenate(lengths),
+    )
+
+
+def net_trees(
+    placement: Placement,
+    supplies: dict[str, str] | None = None,
+) -> dict[str, NetTree]:
+    """RC-tree geometry of every routed net of a placement.
+
+    Args:
+        placement: the placement (pin boxes in nm).
+        supplies: supply net -> ``"top"`` or ``"bottom"``: where the supply enters the cell
+            (middle of that edge of the bounding box); these nets are rails.
+
+    Returns:
+        net name -> :class:`NetTree`, in the placement's net order.
+    """
+    supplies = supplies or {}
+    centres = (placement.pin_boxes[:, :2] + placement.pin_boxes[:, 2:]) / (2.0 * NM_PER_UM)
+    bbox = placement.bbox / NM_PER_UM
+    mid_x = (bbox[0] + bbox[2]) / 2.0
+    trees: dict[str, NetTree] = {}
+    for k, net in enumerate(placement.net_names):
+        members = placement.net_pins[placement.net_ptr[k] : placement.net_ptr[k + 1]]
+        points = centres[members]
+        side = supplies.get(net)
+        if side is not None:
+            entry = np.array([[mid_x, bbox[3] if side == "top" else bbox[1]]])
+            points = np.concatenate([points, entry])
+        xy, point_node, edges, lengths = single_trunk_tree(points)
+        if side is not None:
+            root = int(point_node[-1])
+            point_node = point_node[:-1]
+        else:
+            # The node nearest the pins' mean (first on ties): where a port attaches.
+            mean = points.mean(axis=0)
+            root = int(np.argmin(np.abs(xy - mean).sum(axis=1)))
+        trees[net] = NetTree(net, xy, point_node, edges, lengths, root, side is not None)
+    return trees
