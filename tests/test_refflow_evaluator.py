@@ -9,6 +9,7 @@ thing at a time.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -359,3 +360,40 @@ def test_layout_folders_get_byte_identical_performance(ota1, tmp_path: Path) -> 
     # the seed comes from the geometry: the in-memory placement gets the same numbers
     assert layout_id(magical.load_placement(folder)) == layout_id(placement)
     assert evaluate([placement], design, 1.0)[0] == first.metrics
+
+
+def test_evaluate_command(ota1, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from magical_prune.adapters import magical
+    from magical_prune.cli import main
+
+    design, _ = ota1
+    c = design.circuit
+    out = tmp_path / "ota1"
+    out.mkdir()
+    for f in design.files.values():
+        shutil.copy(f, out / f.name)
+    centres = base_centres(c)
+    for k, layout in enumerate([centres, moved(centres, M1=(-20.0, 0.0))]):
+        placement = build(c, layout)
+        folder = out / f"ota1_{k}"
+        folder.mkdir()
+        magical.write_place_result(folder / "place.result", placement.names, placement.rects)
+        magical.write_place_pin(folder / "place.pin", {p: [b] for p, b in local_pins(c).items()})
+        magical.write_connection(
+            folder / "place.connection", {n.name: n.pins for n in c.nets.values()}
+        )
+    (out / "ota1_1" / "performance.txt").write_text("Offset_Voltage=1\n")  # stale: replaced
+    runner = CliRunner()
+    result = runner.invoke(main, ["refflow", "evaluate", str(out), "--json", "--mismatch", "0"])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [Path(d["layout"]).name for d in lines] == ["ota1_0", "ota1_1"]
+    assert all(d["error"] is None for d in lines)
+    stored = magical.read_performance(out / "ota1_1" / "performance.txt")
+    assert stored == lines[1]["metrics"] and stored["Offset_Voltage"] != 1
+    text = runner.invoke(main, ["refflow", "evaluate", str(out / "ota1_0"), "-q"])
+    assert text.exit_code == 0 and "Offset_Voltage=" in text.output
+    missing = runner.invoke(main, ["refflow", "evaluate", str(tmp_path / "nope")])
+    assert missing.exit_code == 2

@@ -561,7 +561,8 @@ def _metrics(plots: Sequence[Any], outs: tuple[str, str], fc: float) -> dict[str
     ad_fc = complex(ad[at_fc])
     offset = -float(op.vectors["v(fbl)"][0])
     result = {"Offset_Voltage": offset}
-    result["CMRR"] = 20.0 * math.log10(abs(ad_fc) / abs(acd_fc)) if abs(acd_fc) > 0 else math.inf
+    if abs(acd_fc) > 0:  # an exactly symmetric circuit has no CM->DM gain: CMRR undefined
+        result["CMRR"] = 20.0 * math.log10(abs(ad_fc) / abs(acd_fc))
     result["Gain"] = 20.0 * math.log10(float(mag[0]))
     ugf = _unity_crossing(freq, mag)
     if ugf is not None:

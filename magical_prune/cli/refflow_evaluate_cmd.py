@@ -1,0 +1,116 @@
+"""``magical-prune refflow evaluate``: (re-)simulate layout folders with ngspice."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from magical_prune.cli._common import companion_options, echo_json
+
+
+def _expand(paths: tuple[Path, ...]) -> list[Path]:
+    """Layout folders/files as given; a design folder (one holding layout folders) expands
+    to its layouts in natural order."""
+    from magical_prune.adapters.discovery import find_layouts, has_layout
+
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir() and not has_layout(path):
+            out.extend(find_layouts(path))
+        else:
+            out.append(path)
+    return out
+
+
+@click.command("evaluate")
+@click.argument("layouts", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--mismatch",
+    type=click.FloatRange(min=0),
+    default=1.0,
+    show_default=True,
+    help="Scale of random Pelgrom mismatch (0: off; 1: A_VT = 3 mV·µm).",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="ngspice processes run in parallel.",
+)
+@click.option(
+    "--bench",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Testbench description (<design>.bench.json); default: found beside the layouts, "
+    "else the bundled design of the same name.",
+)
+@companion_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per layout and line.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def evaluate(
+    layouts: tuple[Path, ...],
+    mismatch: float,
+    jobs: int,
+    bench: Path | None,
+    companions: dict[str, Any],
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Re-simulate LAYOUT folders (or place.result files, or a design folder of layouts)
+    with ngspice and write each one's performance.txt.
+
+    performance.txt is this command's output file: it is overwritten without asking (the
+    previous label is replaced by the new simulation). A layout whose simulation fails is
+    reported, its performance.txt is removed (no stale label is kept) and the others go on;
+    the exit status is then 1.
+
+    Metrics: Offset_Voltage (V, signed, input-referred), CMRR (dB at the testbench's
+    cmrr_frequency, 1 MHz for the bundled designs), Gain (dB, DC), UGF (Hz). The mismatch
+    draw of a layout is seeded by its geometry, so re-running gives the same numbers.
+    """
+    from magical_prune.refflow.evaluator import METRICS, evaluate_layouts
+
+    paths = _expand(layouts)
+    bar = None
+    if not quiet and not as_json:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(paths), unit="layout", file=sys.stderr, leave=False)
+    try:
+        results = evaluate_layouts(
+            paths,
+            mismatch,
+            jobs=jobs,
+            companions=companions,
+            bench=bench,
+            progress=bar.update if bar is not None else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    failed = 0
+    for result in results:
+        if result.metrics is None:
+            failed += 1
+        if as_json:
+            echo_json(
+                {
+                    "layout": str(result.layout),
+                    "metrics": result.metrics,
+                    "error": result.error,
+                }
+            )
+        elif result.metrics is None:
+            click.echo(f"{result.layout}: FAILED: {result.error or 'simulation failed'}")
+        else:
+            text = " ".join(f"{m}={result.metrics[m]:.6g}" for m in METRICS if m in result.metrics)
+            click.echo(f"{result.layout}: {text}")
+    if failed:
+        if not as_json:
+            click.echo(f"{failed} of {len(results)} layouts failed (no label written)", err=True)
+        sys.exit(1)
