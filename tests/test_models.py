@@ -235,3 +235,18 @@ def test_efficient_gives_the_same_answer_alone_or_in_a_batch():
         together = model(x)
         alone = torch.cat([model(x[i : i + 1]) for i in range(4)])
     assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_efficient_stages_can_come_from_json_metadata():
+    import json
+
+    from magical_prune.models.efficient import DEFAULT_STAGES
+
+    plain = json.loads(json.dumps([vars(s) for s in DEFAULT_STAGES]))
+    torch.manual_seed(0)
+    from_json = create_model("efficient", image_size=32, stages=plain).state_dict()
+    torch.manual_seed(0)
+    default = create_model("efficient", image_size=32).state_dict()
+    assert all(torch.equal(from_json[k], default[k]) for k in default)
+    with pytest.raises(MagicalPruneError, match="odd"):
+        create_model("efficient", stages=[{"channels": 8, "kernel": 4}])

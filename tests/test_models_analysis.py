@@ -131,3 +131,16 @@ def test_paper_mac_counts_by_hand():
         + 16 * 2
     )
     assert count_macs(create_model("feat3d")) == expected
+
+
+def test_measure_throughput_leaves_the_model_and_threads_alone():
+    from magical_prune.models.analysis import measure_throughput
+
+    torch.manual_seed(0)
+    model = create_model("efficient", image_size=32)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    threads = torch.get_num_threads()
+    speed = measure_throughput(model, batch_size=2, steps=1, threads=1)
+    assert speed.train > 0 and speed.infer > 0 and speed.threads == 1
+    assert torch.get_num_threads() == threads
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())

@@ -30,12 +30,14 @@ Design, and the reason for each choice:
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from magical_prune.errors import MagicalPruneError
 from magical_prune.models._base import CHANNELS, NUM_CLASSES, PRUNE_CLASS, PlacementNet
 
 #: training defaults for the efficient network (our choice; read by the training code)
@@ -82,6 +84,14 @@ DEFAULT_STAGES: tuple[Stage, ...] = (
     Stage(64, kernel=3, stride=1, dilation=2, depth_kernel=3),
     Stage(64, kernel=3, stride=1, dilation=2, depth_kernel=1),
 )
+
+
+def _as_stage(stage: Stage | Mapping[str, int] | Sequence[int]) -> Stage:
+    if isinstance(stage, Stage):
+        return stage
+    if isinstance(stage, Mapping):
+        return Stage(**stage)
+    return Stage(*stage)
 
 
 def _norm(channels: int) -> nn.GroupNorm:
@@ -136,7 +146,9 @@ class EfficientNet3D(PlacementNet):
         image_size: side of the square input images.
         stem_channels: channels of the per-set patchify stem.
         stem_patch: side (and stride) of the stem's patches.
-        stages: the factorised blocks after the stem.
+        stages: the factorised blocks after the stem, as :class:`Stage` objects or as
+            plain dicts / tuples of its fields (so a checkpoint's JSON metadata can carry
+            them).
     """
 
     def __init__(
@@ -145,14 +157,15 @@ class EfficientNet3D(PlacementNet):
         *,
         stem_channels: int = 32,
         stem_patch: int = 4,
-        stages: tuple[Stage, ...] = DEFAULT_STAGES,
+        stages: Sequence[Stage | Mapping[str, int] | Sequence[int]] = DEFAULT_STAGES,
     ) -> None:
         super().__init__(image_size)
+        stages = tuple(_as_stage(stage) for stage in stages)
         for stage in stages:
             if stage.depth_kernel % 2 == 0 or (
                 stage.kernel % 2 == 0 and stage.kernel != stage.stride
             ):
-                raise ValueError(
+                raise MagicalPruneError(
                     "spatial kernels must be odd or equal to the stride, depth kernels odd"
                 )
         self.stem = nn.Sequential(

@@ -112,7 +112,7 @@ class PaperNet(PlacementNet):
     ) -> None:
         super().__init__(image_size)
         if len(depth_kernels) != len(filters):
-            raise ValueError("one depth kernel per convolution is needed")
+            raise MagicalPruneError("one depth kernel per convolution is needed")
         side = _pooled_side(self.image_size, len(filters) + 1, pool, pool_stride)
         if side < 1:
             raise MagicalPruneError(
