@@ -64,6 +64,10 @@ FALLBACK_CFG: dict[str, Any] = {
 }
 
 
+#: per-epoch figures that depend on the machine's load, not on the run
+_TIMING_KEYS = frozenset({"seconds", "samples_per_s"})
+
+
 @dataclass
 class TrainConfig:
     """Everything a training or fine-tuning run depends on (saved in the model file).
@@ -549,7 +553,8 @@ def _meta(
         "train_config": asdict(config),
         "parent": parent,
         "test_metrics": test_metrics,
-        "history": history,
+        # wall-clock figures stay out of the file, so the same run gives the same bytes
+        "history": [{k: v for k, v in h.items() if k not in _TIMING_KEYS} for h in history],
     }
 
 

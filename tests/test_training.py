@@ -70,14 +70,17 @@ def test_metadata_records_the_run(trained, blob):
     assert meta["parent"] is None and meta["threshold"] == 0.5
 
 
-def test_same_seed_same_weights(blob):
+def test_same_seed_same_weights(blob, tmp_path):
     ds = LabelledDataset.open(blob)
     cfg = replace(FAST, epochs=1, steps_per_epoch=3, eval_every=0)
-    a = train(ds, cfg, progress=False).model.state_dict()
-    b = train(ds, cfg, progress=False).model.state_dict()
+    first, second = train(ds, cfg, progress=False), train(ds, cfg, progress=False)
+    a, b = first.model.state_dict(), second.model.state_dict()
     c = train(ds, replace(cfg, seed=1), progress=False).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+    # and the model files are byte-identical (no timings or dates in them)
+    paths = first.save(tmp_path / "a.pt"), second.save(tmp_path / "b.pt")
+    assert paths[0].read_bytes() == paths[1].read_bytes()
 
 
 def test_checkpoint_round_trip(trained, blob, tmp_path):
