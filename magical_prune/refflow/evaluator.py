@@ -117,7 +117,7 @@ class _Nominal:
 
 
 _DECADES, _PER_DECADE = 10, 10  # AC sweep: 10 decades from ~1 Hz, 10 points per decade
-_OPTIONS = ".options reltol=1e-5 vntol=1e-9 abstol=1e-15"
+_OPTIONS = ".options reltol=1e-5 vntol=1e-9 abstol=1e-15 keepopinfo"
 _TITLE = re.compile(r"mp_layout\s+(\d+)")
 
 
@@ -421,10 +421,10 @@ class Evaluator:
             probe = f"v({a}) v({b})"
             lines += [
                 f"source l{k}.cir",
-                "op",
-                "write out.raw v(fbl)",
                 f"ac dec {per_decade} {number(start)} {number(stop)}",
                 f"write out.raw {probe}",
+                "setplot op1",  # the sweep's operating point (keepopinfo)
+                "write out.raw v(fbl)",
                 "alter @vad[acmag]=0",
                 "alter @vacm[acmag]=1",
                 f"ac lin 1 {fc} {fc}",
@@ -538,11 +538,12 @@ def _reason(log: str) -> str:
 
 
 def _metrics(plots: Sequence[Any], outs: tuple[str, str], fc: float) -> dict[str, float] | None:
-    """Metrics from the three plots of one layout: op, differential sweep, common mode at
-    ``fc`` (the sweep has a point at ``fc``: it is a whole number of decades above 1 Hz)."""
+    """Metrics from the three plots of one layout: the differential sweep, its operating
+    point, the common-mode response at ``fc`` (the sweep has a point at ``fc``: it starts
+    a whole number of decades below it)."""
     if len(plots) != 3:
         return None
-    op, sweep, cm_fc = plots
+    sweep, op, cm_fc = plots
     if "operating" not in op.name.lower() or "v(fbl)" not in op.vectors:
         return None
     a, b = (f"v({n})" for n in outs)

@@ -102,39 +102,60 @@ def single_trunk_tree(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
         point, the wire pieces as node pairs, and their lengths (all > 0). Coincident
         points share a node; a net of one point (or of coincident points) has no pieces.
     """
-    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    if len(pts) == 0:
+    # Plain Python on purpose: nets have a handful of pins, and numpy's per-call overhead
+    # (unique, median) would dominate the evaluator's netlist building.
+    pts = [(float(x), float(y)) for x, y in np.asarray(points, dtype=np.float64).reshape(-1, 2)]
+    if not pts:
         raise ValueError("a net tree needs at least one point")
-    unique, point_node = np.unique(pts, axis=0, return_inverse=True)
-    point_node = point_node.reshape(-1)
+    unique = sorted(set(pts))
+    index = {p: i for i, p in enumerate(unique)}
+    point_unique = [index[p] for p in pts]
     if len(unique) == 1:
-        return unique, point_node, np.zeros((0, 2), np.int64), np.zeros(0)
-    # Trunk along x (horizontal) at the median y, or along y at the median x.
-    horizontal_cost = np.abs(unique[:, 1] - np.median(unique[:, 1])).sum() + np.ptp(unique[:, 0])
-    vertical_cost = np.abs(unique[:, 0] - np.median(unique[:, 0])).sum() + np.ptp(unique[:, 1])
-    along, across = (0, 1) if horizontal_cost <= vertical_cost else (1, 0)
-    trunk_at = float(np.median(unique[:, across]))
-    stops = np.unique(unique[:, along])  # trunk nodes, sorted, distinct
-    xy = [np.zeros((len(stops), 2))]
-    xy[0][:, along] = stops
-    xy[0][:, across] = trunk_at
-    edges = [np.stack([np.arange(len(stops) - 1), np.arange(1, len(stops))], axis=1)]
-    lengths = [np.diff(stops)]
-    # Branches: a point off the trunk gets its own node joined to the trunk node below it.
-    stop_of = np.searchsorted(stops, unique[:, along])
-    offset = np.abs(unique[:, across] - trunk_at)
-    off_trunk = offset > 0
-    node_of_unique = stop_of.copy()
-    branch_nodes = len(stops) + np.arange(int(off_trunk.sum()))
-    node_of_unique[off_trunk] = branch_nodes
-    xy.append(unique[off_trunk])
-    edges.append(np.stack([stop_of[off_trunk], branch_nodes], axis=1))
-    lengths.append(offset[off_trunk])
+        return (
+            np.asarray(unique),
+            np.zeros(len(pts), np.int64),
+            np.zeros((0, 2), np.int64),
+            np.zeros(0),
+        )
+
+    def median(values: list[float]) -> float:
+        v = sorted(values)
+        mid = len(v) // 2
+        return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2.0
+
+    xs = [p[0] for p in unique]
+    ys = [p[1] for p in unique]
+    my, mx = median(ys), median(xs)
+    horizontal = sum(abs(y - my) for y in ys) + (max(xs) - min(xs))
+    vertical = sum(abs(x - mx) for x in xs) + (max(ys) - min(ys))
+    # Trunk along x at the median y (horizontal), or along y at the median x.
+    if horizontal <= vertical:
+        along, across, trunk_at = xs, ys, my
+    else:
+        along, across, trunk_at = ys, xs, mx
+    stops = sorted(set(along))
+    stop_index = {v: i for i, v in enumerate(stops)}
+    xy: list[tuple[float, float]] = [
+        (v, trunk_at) if horizontal <= vertical else (trunk_at, v) for v in stops
+    ]
+    edges = [(i, i + 1) for i in range(len(stops) - 1)]
+    lengths = [stops[i + 1] - stops[i] for i in range(len(stops) - 1)]
+    node_of_unique = []
+    for u, point in enumerate(unique):
+        stop = stop_index[along[u]]
+        offset = abs(across[u] - trunk_at)
+        if offset > 0:  # a branch from the trunk node below it to the point
+            xy.append(point)
+            edges.append((stop, len(xy) - 1))
+            lengths.append(offset)
+            node_of_unique.append(len(xy) - 1)
+        else:
+            node_of_unique.append(stop)
     return (
-        np.concatenate(xy),
-        node_of_unique[point_node],
-        np.concatenate(edges).astype(np.int64),
-        np.concatenate(lengths),
+        np.asarray(xy, dtype=np.float64),
+        np.asarray([node_of_unique[u] for u in point_unique], dtype=np.int64),
+        np.asarray(edges, dtype=np.int64).reshape(-1, 2),
+        np.asarray(lengths, dtype=np.float64),
     )
 
 
