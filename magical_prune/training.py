@@ -154,8 +154,9 @@ class TrainResult:
     Attributes:
         model: the trained network (eval mode, on the config's device).
         meta: the metadata :func:`save` writes with it.
-        history: one dict per epoch (``epoch, step, loss, train_acc, lr, seconds`` and
-            ``test_*`` figures when evaluated).
+        history: one dict per epoch (``epoch, epochs, step, loss`` (cross-entropy),
+            ``l2_penalty`` (``l2 * sum(w**2)``, averaged over the epoch), ``train_acc, lr,
+            seconds, samples_per_s`` and ``test_acc, test_for, test_n`` when evaluated).
         test_metrics: final metrics on the whole test split (see
             :func:`magical_prune.metrics.summarize`).
         split: the train/test positions used.
@@ -467,30 +468,34 @@ def fit(
         for m in frozen:
             m.eval()
         start = time.perf_counter()
-        loss_sum, correct, seen = 0.0, 0, 0
+        loss_sum, penalty_sum, correct, seen = 0.0, 0.0, 0, 0
         for _ in range(steps_per_epoch):
             pos = batches.next()
             x = data.features(pos, device)
             y = torch.as_tensor([labels_of[int(p)] for p in pos], dtype=torch.long, device=device)
             logits = model(x)
-            loss = loss_fn(logits, y)
+            data_loss = loss_fn(logits, y)
+            loss = data_loss
             if config.l2 > 0:
                 penalty = l2_penalty(model)
                 if penalty is not None:
                     loss = loss + config.l2 * penalty
+                    penalty_sum += float(penalty.detach()) * config.l2 * len(pos)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
             step += 1
-            loss_sum += float(loss.detach()) * len(pos)
+            loss_sum += float(data_loss.detach()) * len(pos)
             correct += int((logits.detach().argmax(1) == y).sum())
             seen += len(pos)
             bar.update()
         record: dict[str, Any] = {
             "epoch": epoch,
+            "epochs": config.epochs,
             "step": step,
-            "loss": loss_sum / seen,
+            "loss": loss_sum / seen,  # cross-entropy only, comparable across l2 settings
+            "l2_penalty": penalty_sum / seen,
             "train_acc": correct / seen,
             "lr": optimizer.param_groups[0]["lr"],
             "seconds": time.perf_counter() - start,

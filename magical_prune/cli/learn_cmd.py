@@ -78,12 +78,12 @@ def _open(data: Path, metric: str | None, worst_percent: float | None, balanced:
     )
 
 
-def _epoch_printer(total: int | None, to_err: bool) -> Callable[[dict[str, Any]], None]:
+def _epoch_printer(to_err: bool) -> Callable[[dict[str, Any]], None]:
     from tqdm import tqdm
 
     def show(r: dict[str, Any]) -> None:
         line = (
-            f"epoch {r['epoch']}{'/' + str(total) if total else ''}  loss {r['loss']:.4f}  "
+            f"epoch {r['epoch']}/{r['epochs']}  loss {r['loss']:.4f}  "
             f"train acc {100 * r['train_acc']:.1f}%"
         )
         if r.get("test_acc") is not None:
@@ -156,7 +156,7 @@ def train(data: Path, output: Path, arch: str, alpha: float, epochs: int | None,
                          batch_size=batch_size, lr=lr, seed=seed, split_seed=split_seed,
                          device=device)  # fmt: skip
     result = run(ds, config, progress=not (quiet or as_json),
-                 on_epoch=None if quiet else _epoch_printer(epochs, as_json))  # fmt: skip
+                 on_epoch=None if quiet else _epoch_printer(as_json))  # fmt: skip
     _report(result, out, as_json, plot)
 
 
@@ -202,7 +202,7 @@ def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: floa
                          batch_size=batch_size, lr=lr, lr_scale=lr_scale, freeze=freeze,
                          seed=seed, split_seed=split_seed, device=device)  # fmt: skip
     result = run(model, ds, config, progress=not (quiet or as_json),
-                 on_epoch=None if quiet else _epoch_printer(epochs, as_json))  # fmt: skip
+                 on_epoch=None if quiet else _epoch_printer(as_json))  # fmt: skip
     _report(result, out, as_json, plot)
 
 
