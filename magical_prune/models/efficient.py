@@ -49,8 +49,9 @@ EFFICIENT_CFG: dict[str, object] = {
     "weight_decay": 0.05,
     "l2": 0.0,
     "batch_size": 16,
-    # full passes over the training data (steps_per_epoch None = one pass)
-    "epochs": 20,
+    # full passes over the training data (steps_per_epoch None = one pass); 15 passes over
+    # 6,400 training layouts take about 6 minutes at ~260 samples/s on two idle cores
+    "epochs": 15,
     "steps_per_epoch": None,
     "finetune_epochs": 20,
     "finetune_lr_scale": 0.1,
