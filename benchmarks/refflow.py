@@ -2,11 +2,15 @@
 
 Times, for each design asked for,
 
-* the placer alone on one core: one batched global placement of ``--batch`` weight vectors
-  plus the legalisation of each (``placements/s, 1 core``);
+* the placer alone on one core (CPU time): one batched global placement of ``--batch``
+  weight vectors (``GP/s 1c``) and the legalisation of each (``legal/s 1c``);
 * ``generate`` without simulation on ``--jobs`` processes, writing layout folders
-  (``placements/s, N jobs``);
-* ``generate`` with the ngspice evaluator on ``--jobs`` processes (``labelled/s, N jobs``).
+  (``placed/s``);
+* ``generate`` with the ngspice evaluator on ``--jobs`` processes (``labelled/s``).
+
+Each generate rate is given as measured (wall) and as layouts per CPU-second times jobs
+(CPU time of this process, its workers and ngspice), which is what the jobs reach on idle
+cores: on a shared machine the two differ.
 
 Targets (issue 3, 2 cores): >= 20 placements/s and >= 8 labelled layouts/s, so a
 16,000-layout design takes under 40 minutes.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import tempfile
 import time
 
@@ -34,7 +39,8 @@ from magical_prune.refflow.placer import PlacementProblem, PlacerConfig, global_
 
 
 def placer_alone(name: str, batch: int, config: PlacerConfig) -> tuple[float, float, float]:
-    """Seconds for one batched global placement and for legalising its results."""
+    """CPU seconds (this process, one thread) for one batched global placement and for
+    legalising its results."""
     design = load_design(name)
     problem = PlacementProblem.from_circuit(design.circuit, config=config)
     critical = netweights.critical_nets(
@@ -44,22 +50,32 @@ def placer_alone(name: str, batch: int, config: PlacerConfig) -> tuple[float, fl
     tables = [netweights.weights_for(int(m), critical, design.circuit.nets) for m in masks]
     weights = problem.weight_matrix(tables)
     global_place(problem, weights[:2], config)  # warm-up (torch kernels, imports)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     centres = global_place(problem, weights, config)
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     for b in range(batch):
         legalize(problem, centres[b], weights[b], config)
-    t2 = time.perf_counter()
+    t2 = time.process_time()
     return t1 - t0, t2 - t1, len(problem.names)
 
 
-def timed_generate(name: str, n: int, jobs: int, simulate: bool) -> tuple[float, int, int]:
+def _cpu_seconds() -> float:
+    """CPU time of this process and of every finished child (pool workers, ngspice)."""
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def timed_generate(name: str, n: int, jobs: int, simulate: bool) -> tuple[float, float, int, int]:
+    """Wall seconds, CPU seconds, layouts placed, layouts labelled."""
     with tempfile.TemporaryDirectory() as out:
         options = GenerateOptions(n=n, jobs=jobs, simulate=simulate)
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_seconds(), time.perf_counter()
         summary = generate(name, out, options, progress=False)
-        seconds = time.perf_counter() - t0
-    return seconds, summary.placed, summary.simulated
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+    return seconds, cpu, summary.placed, summary.simulated
 
 
 def main() -> None:
@@ -71,26 +87,33 @@ def main() -> None:
     parser.add_argument("--no-simulate", action="store_true", help="skip the ngspice run")
     args = parser.parse_args()
 
-    print(f"cores available: {os.cpu_count()}, jobs: {args.jobs}, n: {args.n}")
+    load = os.getloadavg()[0]
+    print(
+        f"cores: {os.cpu_count()}, load average at start: {load:.1f}, jobs: {args.jobs}, n: {args.n}"
+    )
+    print(
+        "wall = measured rate; cpu = layouts per CPU-second x jobs (the rate the jobs would "
+        "reach on idle cores; differs from wall when the machine is shared)"
+    )
     header = (
-        f"{'design':<7}{'devices':>8}{'GP/s 1c':>10}{'legal/s 1c':>12}"
-        f"{'placed/s 1c':>13}{'placed/s':>10}{'labelled/s':>12}{'16k layouts':>13}"
+        f"{'design':<7}{'devices':>8}{'GP/s 1c':>9}{'legal/s 1c':>11}"
+        f"{'placed/s wall':>14}{'cpu':>7}{'labelled/s wall':>16}{'cpu':>7}{'16k (wall)':>12}"
     )
     print(header)
     for name in args.designs:
         gp, legal, devices = placer_alone(name, args.batch, PlacerConfig())
-        one_core = args.batch / (gp + legal)
-        seconds, placed, _ = timed_generate(name, args.n, args.jobs, simulate=False)
-        placed_rate = placed / seconds
-        labelled_rate = float("nan")
+        seconds, cpu, placed, _ = timed_generate(name, args.n, args.jobs, simulate=False)
+        placed_wall, placed_cpu = placed / seconds, placed / cpu * args.jobs
+        labelled_wall = labelled_cpu = float("nan")
         if not args.no_simulate:
-            seconds, _, simulated = timed_generate(name, args.n, args.jobs, simulate=True)
-            labelled_rate = simulated / seconds
-        rate = labelled_rate if np.isfinite(labelled_rate) else placed_rate
+            seconds, cpu, _, simulated = timed_generate(name, args.n, args.jobs, simulate=True)
+            labelled_wall, labelled_cpu = simulated / seconds, simulated / cpu * args.jobs
+        rate = labelled_wall if np.isfinite(labelled_wall) else placed_wall
         minutes = 16000 / rate / 60
         print(
-            f"{name:<7}{devices:>8}{args.batch / gp:>10.1f}{args.batch / legal:>12.1f}"
-            f"{one_core:>13.1f}{placed_rate:>10.1f}{labelled_rate:>12.1f}{minutes:>11.1f} min",
+            f"{name:<7}{devices:>8}{args.batch / gp:>9.1f}{args.batch / legal:>11.1f}"
+            f"{placed_wall:>14.1f}{placed_cpu:>7.1f}{labelled_wall:>16.1f}{labelled_cpu:>7.1f}"
+            f"{minutes:>8.1f} min",
             flush=True,
         )
 

@@ -193,6 +193,26 @@ def test_cli(tmp_path):
     assert bad.exit_code == 2 and "did you mean" in bad.output
 
 
+def test_simulator_giving_up_on_a_group_fails_only_the_bad_layout(tmp_path, monkeypatch):
+    from magical_prune.errors import SimulationError
+    from magical_prune.refflow import evaluator, spice
+
+    def fake(placements, design, mismatch=1.0, *, layout_ids=None, failures=None, **kw):
+        if "ota3_2" in layout_ids:  # hangs: the simulator stops the whole batch
+            raise SimulationError("ngspice ran longer than 30 s")
+        return [{"Offset_Voltage": 1e-3 * len(i), "CMRR": 80.0} for i in layout_ids]
+
+    monkeypatch.setattr(spice, "find_ngspice", lambda: "ngspice")
+    monkeypatch.setattr(evaluator, "evaluate", fake)
+    summary = generate("ota3", tmp_path, replace_opts(simulate=True), progress=False)
+    assert summary.placed == 6 and summary.simulated == 5
+    assert "ran longer" in summary.failed["ota3_2"]
+    design = tmp_path / "ota3"
+    assert not (design / "ota3_2" / "performance.txt").exists()
+    perf = magical.read_performance(design / "ota3_3" / "performance.txt")
+    assert perf == {"Offset_Voltage": 6e-3, "CMRR": 80.0}
+
+
 # -- labelled runs (ngspice) ----------------------------------------------------------------
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice missing")
 LABELLED = GenerateOptions(n=4, batch_size=4, placer=FAST)

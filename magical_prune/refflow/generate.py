@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from magical_prune.errors import MagicalPruneError
+from magical_prune.errors import MagicalPruneError, SimulationError
 from magical_prune.refflow import netweights
 from magical_prune.refflow.legalize import legalize
 from magical_prune.refflow.placer import LegalLayout, PlacementProblem, PlacerConfig, global_place
@@ -223,9 +223,7 @@ def _finish(
         # The layout folder's name seeds the mismatch draw, as when `refflow evaluate`
         # re-simulates the folder later: both give the same label.
         ids = [ctx.layout_name(k) for k, _ in items]
-        results = evaluate(
-            placements, ctx.design, options.mismatch, layout_ids=ids, failures=reasons
-        )
+        results = _simulate(evaluate, placements, ctx.design, options.mismatch, ids, reasons)
     out = []
     for i, ((k, _), folder, result) in enumerate(zip(items, folders, results)):
         failure = None
@@ -241,6 +239,31 @@ def _finish(
         os.rename(folder, final)
         out.append((k, result is not None, failure))
     return out
+
+
+def _simulate(
+    evaluate: Callable[..., list[dict[str, float] | None]],
+    placements: Sequence[Any],
+    design: Any,
+    mismatch: float,
+    ids: list[str],
+    reasons: dict[int, str],
+) -> list[dict[str, float] | None]:
+    """Evaluate a group; if the simulator gives up on the whole group (a hang past its
+    timeout), evaluate each layout alone so one bad layout fails alone."""
+    try:
+        return list(evaluate(placements, design, mismatch, layout_ids=ids, failures=reasons))
+    except SimulationError as err:
+        if len(placements) == 1:
+            reasons[0] = err.message
+            return [None]
+    results: list[dict[str, float] | None] = []
+    for i, placement in enumerate(placements):
+        alone: dict[int, str] = {}
+        results += _simulate(evaluate, [placement], design, mismatch, [ids[i]], alone)
+        if 0 in alone:
+            reasons[i] = alone[0]
+    return results
 
 
 # -- orchestration --------------------------------------------------------------------------
