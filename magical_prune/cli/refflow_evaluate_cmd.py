@@ -71,7 +71,8 @@ def evaluate(
 
     Metrics: Offset_Voltage (V, signed, input-referred), CMRR (dB at the testbench's
     cmrr_frequency, 1 MHz for the bundled designs), Gain (dB, DC), UGF (Hz). The mismatch
-    draw of a layout is seeded by its geometry, so re-running gives the same numbers.
+    draw of a layout is seeded by its folder's name, so re-running (also after editing the
+    placement by hand) keeps the same draw, and matches what refflow generate wrote.
     """
     from magical_prune.refflow.evaluator import METRICS, evaluate_layouts
 

@@ -19,8 +19,8 @@ make a model look good; sources in the modules named):
   substrate as a surface point source, ``dT = P / (2 pi k r)`` with k = 148 W/(m K);
   -1.5 mV/K threshold and (T/T0)^-1.5 mobility shifts per device.
 * random mismatch (:mod:`.lde`): Pelgrom, A_VT = 3.0 mV·µm for the pair difference, drawn
-  per layout from a seed derived from the design name and the layout id (by default a
-  hash of the placement's geometry, see :func:`layout_id`), scaled by ``mismatch``
+  per layout from a seed derived from the design name and the layout id (the layout
+  folder's name, e.g. ``ota1_17``; see :func:`layout_id`), scaled by ``mismatch``
   (0 = off).
 
 Testbench (per layout, the design's ``<name>.bench.json``): ideal supplies, bias voltages
@@ -122,15 +122,17 @@ _TITLE = re.compile(r"mp_layout\s+(\d+)")
 
 
 def layout_id(placement: Placement) -> str:
-    """The id a layout's mismatch seed is derived from: ``geometry-<hash>`` of its device
-    names and rectangles (sorted by name).
+    """The id a layout's mismatch seed is derived from.
 
-    The geometry, not the folder name, so a placement gets the same draw whether it is
-    evaluated in memory right after placement (``refflow generate``) or re-read from its
-    folder (``refflow evaluate``), and identical placements get identical labels; editing
-    a placement by hand draws anew. Pass ``layout_ids`` to :meth:`Evaluator.evaluate` to
-    seed by other ids (e.g. folder names).
+    The layout folder's name when the placement was read from files (``.../ota1_17/
+    place.result`` -> ``ota1_17``), so re-simulating a folder (also after editing its
+    placement by hand) keeps its draw; ``refflow generate`` passes the same folder names
+    for the placements it simulates in memory, so both give the same label. A placement
+    without a source gets ``geometry-<hash>`` of its device names and rectangles.
     """
+    if placement.source:
+        path = Path(placement.source)
+        return path.name if path.is_dir() else path.parent.name
     order = np.argsort(np.asarray(placement.names, dtype=object), kind="stable")
     digest = hashlib.sha256()
     digest.update("\n".join(placement.names[i] for i in order).encode())
