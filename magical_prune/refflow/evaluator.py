@@ -314,12 +314,13 @@ class Evaluator:
         trees: dict[str, NetTree] = (
             net_trees(placement, supplies) if effects.wire_parasitics else {}
         )
+        # nets of a place.connection that the netlist does not have stay ideal
+        trees = {net: tree for net, tree in trees.items() if net in self._net_index}
 
         def tree_node(net: str, k: int) -> str:
-            tree = trees[net]
-            if net == self._ground and k == tree.root:
+            if net == self._ground and k == trees[net].root:
                 return "0"
-            return f"n{self._net_index.get(net, 0)}_{k}" if net in self._net_index else f"x_{k}"
+            return f"n{self._net_index[net]}_{k}"
 
         def root(net: str) -> str:
             if net in trees:
@@ -328,7 +329,7 @@ class Evaluator:
 
         pin_node: dict[tuple[str, str], str] = {}
         for k, net in enumerate(placement.net_names):
-            if net not in trees or net not in self._net_index:
+            if net not in trees:
                 continue
             members = placement.net_pins[placement.net_ptr[k] : placement.net_ptr[k + 1]]
             for p, node in zip(members, trees[net].pin_node):
@@ -358,8 +359,6 @@ class Evaluator:
         nodeset: dict[str, float] = {}
         lines.append("* wires")
         for net, tree in trees.items():
-            if net not in self._net_index:
-                continue
             j = self._net_index[net]
             r_per_um = wires.resistance_per_um(tree.supply)
             cap = np.zeros(len(tree.xy))
