@@ -14,7 +14,7 @@ checkout. Each design folder holds:
   critical nets of the net-weight enumeration.
 
 Any other folder with a netlist and a ``.sym`` works too (:func:`load_design` with a path);
-without a bench file it gets :data:`DEFAULT_BENCH`-style defaults derived from its ports.
+without a bench file it gets defaults derived from its port names (:func:`default_bench`).
 See ``README.md`` in this folder for what each design is.
 
 (The registry lives in this ``__init__`` rather than in ``refflow/designs.py`` because this
@@ -42,6 +42,7 @@ __all__ = [
     "DESIGNS",
     "DESIGNS_DIR",
     "list_designs",
+    "default_bench",
     "load_design",
     "read_bench",
 ]
@@ -226,7 +227,7 @@ def _find(folder: Path, name: str, suffixes: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _default_bench(circuit_ports: tuple[str, ...], path: Path) -> Bench:
+def default_bench(circuit_ports: tuple[str, ...], path: Path) -> Bench:
     """A bench from conventional port names, for a user folder without ``.bench.json``."""
     upper = {p.upper(): p for p in circuit_ports}
 
@@ -294,7 +295,7 @@ def _design_from_folder(folder: Path, name: str | None = None) -> Design:
     if design.bench_path is not None:
         design.bench = read_bench(design.bench_path)
     else:
-        design.bench = _default_bench(design.circuit.ports, netlist)
+        design.bench = default_bench(design.circuit.ports, netlist)
     return design
 
 

@@ -658,7 +658,7 @@ def _bench_for(circuit: Circuit, layout: Path, bench: Path | None) -> Any:
             return designs.read_bench(found[0])
     if circuit.name in designs.DESIGNS:
         return designs.load_design(circuit.name).bench
-    return designs._default_bench(circuit.ports, Path(circuit.source or folder))
+    return designs.default_bench(circuit.ports, Path(circuit.source or folder))
 
 
 def evaluate_layouts(
