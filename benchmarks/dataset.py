@@ -68,18 +68,29 @@ def main() -> None:
                         help="distinct placements rasterized (repeated to --layouts; gzip "
                              "compresses each 16-layout chunk alone, so repeats do not help it)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="keep the file here")
+    parser.add_argument("--images-from", type=Path, default=None,
+                        help="take the images of this data set (e.g. a reference-flow design) "
+                             "instead of synthetic placements")  # fmt: skip
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
-    circuit, channels = synthetic_circuit(args.devices, rng)
-    t0 = time.perf_counter()
-    unique = np.stack([
-        rasterize(random_placement(circuit, rng), args.size, channels=channels)
-        for _ in range(min(args.unique, args.layouts))
-    ])  # fmt: skip
-    t_raster = time.perf_counter() - t0
-    print(f"rasterized {len(unique)} placements of {args.devices} devices: "
-          f"{len(unique) / t_raster:.0f} placements/s")  # fmt: skip
+    if args.images_from is not None:
+        from magical_prune.dataset import open_dataset
+
+        source = open_dataset(args.images_from)
+        unique = source.read_images()[: args.unique].astype(np.float32)
+        args.size = source.image_size
+        print(f"images of {len(unique)} layouts of {source.design} ({args.images_from}), repeated")
+    else:
+        circuit, channels = synthetic_circuit(args.devices, rng)
+        t0 = time.perf_counter()
+        unique = np.stack([
+            rasterize(random_placement(circuit, rng), args.size, channels=channels)
+            for _ in range(min(args.unique, args.layouts))
+        ])  # fmt: skip
+        t_raster = time.perf_counter() - t0
+        print(f"rasterized {len(unique)} placements of {args.devices} devices: "
+              f"{len(unique) / t_raster:.0f} placements/s")  # fmt: skip
 
     half = to_float16(unique).astype(np.float32)
     err = np.abs(half - unique)
