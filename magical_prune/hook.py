@@ -64,6 +64,7 @@ import numpy as np
 from magical_prune.errors import MagicalPruneError
 from magical_prune.features import FeatureStack, add_coordinate_channels
 from magical_prune.placement import Placement
+from magical_prune.predict import Predictor, calibrate_threshold, torch_threads
 
 __all__ = ["Decision", "HookConfig", "PruneHook", "weighted_rank_labels"]
 
@@ -112,6 +113,9 @@ class HookConfig:
         freeze: layers frozen while fine-tuning (``None``, ``"features"``, or a count).
         background: fine-tune in a background thread (``False``: inside :meth:`update`,
             deterministic, for tests and scripts).
+        threads: torch threads for decisions and fine-tuning (``None``: torch's setting).
+            One is fastest for one candidate at a time and leaves the other cores to the
+            flow; see :func:`magical_prune.predict.torch_threads`.
         seed: seed of exploration draws and fine-tuning.
         remember: decisions remembered to match later feedback with its score.
     """
@@ -129,6 +133,7 @@ class HookConfig:
     background: bool = True
     seed: int = 0
     remember: int = 100_000
+    threads: int | None = 1
 
     def __post_init__(self) -> None:
         if self.min_results < 2:
@@ -286,9 +291,7 @@ class PruneHook:
 
     # -- set-up helpers -------------------------------------------------------------------
     @staticmethod
-    def _as_predictor(predictor: Any) -> Any:
-        from magical_prune.predict import Predictor
-
+    def _as_predictor(predictor: Any) -> Predictor:
         if isinstance(predictor, Predictor):
             return predictor
         return Predictor.load(predictor)
@@ -354,7 +357,8 @@ class PruneHook:
             item = self._load(placement)
             source = _source_of(item) or source
             key = fingerprint(item)
-            score = float(predictor.score_features(predictor.features(item)[None])[0])
+            with torch_threads(self.config.threads):
+                score = float(predictor.score_features(predictor.features(item)[None])[0])
             prune = score >= threshold
             weight = 1.0
             if prune:
@@ -439,7 +443,8 @@ class PruneHook:
                 predictor = self.predictor
             features = predictor.features(item)
             if pending is None:  # not decided by this hook: score it now, out of sample
-                score = float(predictor.score_features(features[None])[0])
+                with torch_threads(self.config.threads):
+                    score = float(predictor.score_features(features[None])[0])
                 pending = _Pending(score, 1.0, self.version)
             with self._lock:
                 r = self._results
@@ -485,7 +490,8 @@ class PruneHook:
         """Fine-tune a copy of ``parent`` on ``results`` and swap it in (runs in a thread)."""
         start = time.perf_counter()
         try:
-            record = self._finetune(parent, results)
+            with torch_threads(self.config.threads):
+                record = self._finetune(parent, results)
         except Exception as err:
             with self._lock:
                 self.counters["finetune_failures"] += 1
@@ -495,7 +501,6 @@ class PruneHook:
         logger.info("model %d swapped in: %s", record["version"], record)
 
     def _finetune(self, parent: Any, results: _Results) -> dict[str, Any]:
-        from magical_prune.predict import Predictor, calibrate_threshold
         from magical_prune.training import TrainConfig, fit, freeze, resolve_config
 
         values = np.asarray(results.values)
@@ -645,8 +650,6 @@ class PruneHook:
         Raises:
             MagicalPruneError: the folder is not a saved hook state.
         """
-        from magical_prune.predict import Predictor
-
         folder = Path(path)
         state_file = folder / "state.json"
         try:

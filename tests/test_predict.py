@@ -180,6 +180,7 @@ class _Exploit:
         return (open, (self.target, "w"))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_foreign_and_malicious_model_files(tmp_path):
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"\x00not a model at all")
@@ -264,3 +265,30 @@ def test_model_file_is_not_modified_by_calibration(tiny):
     before = os.stat(tiny.model).st_mtime_ns, tiny.model.read_bytes()
     calibrate_checkpoint(tiny.model, tiny.data, 0.1, split="all")
     assert (os.stat(tiny.model).st_mtime_ns, tiny.model.read_bytes()) == before
+
+
+@pytest.mark.parametrize("arch, size", [("efficient", 64), ("efficient", SIZE), ("feat3d", 32)])
+def test_fast_inference_gives_the_same_numbers(arch, size):
+    torch.manual_seed(0)
+    model = create_model(arch, image_size=size).eval()
+    twin = predict.fast_inference(model)
+    x = torch.rand(3, 6, 3, size, size)
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x), model(x), rtol=1e-5, atol=1e-5)
+        model.fc.weight.mul_(3.0) if hasattr(model, "fc") else None  # shared, not copied
+        torch.testing.assert_close(twin(x), model(x), rtol=1e-5, atol=1e-5)
+    converted = sum(type(m).__name__ == "_Conv3dAs2d" for m in twin.modules())
+    assert converted == (8 if arch == "efficient" else 0)  # feat3d's kernels span all axes
+    assert not any(type(m).__name__ == "_Conv3dAs2d" for m in model.modules())
+
+
+def test_torch_threads_restores_the_setting():
+    before = torch.get_num_threads()
+    with predict.torch_threads(None):
+        assert torch.get_num_threads() == before
+    with predict.torch_threads(1):
+        assert torch.get_num_threads() == 1
+        with predict.torch_threads(1):
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before

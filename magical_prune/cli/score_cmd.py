@@ -95,8 +95,12 @@ def _progress(total: int) -> bool:
     help="Prune when score >= this (default: the model's calibrated threshold).",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per input, per line.")
-@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(min=1),
+@click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
               help="Placements per forward pass.")  # fmt: skip
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=None,
+    help="Torch threads for inference (default: torch's choice, one per core).",
+)  # fmt: skip
 @click.option(
     "-k", "--keep-going", is_flag=True,
     help="Report inputs that fail to load or score and go on; exit 1 at the end if any did.",
@@ -108,6 +112,7 @@ def score(
     threshold: float | None,
     as_json: bool,
     batch_size: int,
+    threads: int | None,
     keep_going: bool,
     companions: dict[str, Any],
 ) -> None:
@@ -128,7 +133,7 @@ def score(
     """
     paths = expand_inputs(placements)
     from magical_prune.adapters.magical import load_placement
-    from magical_prune.predict import Predictor
+    from magical_prune.predict import Predictor, torch_threads
 
     predictor = Predictor.load(model, threshold=threshold)
     loaded: list[tuple[int, Any]] = []
@@ -148,7 +153,8 @@ def score(
     if loaded:
         import numpy as np
 
-        raw = predictor.raw_scores(np.stack([f for _, f in loaded]), batch_size)
+        with torch_threads(threads):
+            raw = predictor.raw_scores(np.stack([f for _, f in loaded]), batch_size)
         bad = [i for (i, _), s in zip(loaded, raw) if np.isnan(s)]
         if bad and not keep_going:
             raise MagicalPruneError(
