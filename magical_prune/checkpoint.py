@@ -120,10 +120,21 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     return state, meta
 
 
-def _create(arch: str, image_size: int) -> torch.nn.Module:
-    from magical_prune.models import create_model
+def _default_factory(meta: Mapping[str, Any], path: Path) -> ModelFactory:
+    """``create_model`` with the architecture options the checkpoint recorded."""
+    kwargs = meta.get("model_kwargs") or {}
+    if not isinstance(kwargs, Mapping):
+        raise CheckpointError("model_kwargs in the metadata is not a mapping", path)
 
-    return create_model(arch, image_size=image_size)
+    def create(arch: str, image_size: int) -> torch.nn.Module:
+        from magical_prune.models import create_model
+
+        try:
+            return create_model(arch, image_size=image_size, **kwargs)
+        except TypeError as err:  # an option this version's architecture does not take
+            raise MagicalPruneError(str(err)) from None
+
+    return create
 
 
 def load_checkpoint(
@@ -138,7 +149,7 @@ def load_checkpoint(
         path: the model file.
         device: where to put the model.
         factory: ``(arch, image_size) -> nn.Module``; by default
-            :func:`magical_prune.models.create_model`.
+            :func:`magical_prune.models.create_model` with the checkpoint's ``model_kwargs``.
 
     Raises:
         CheckpointError: unreadable/foreign file, unknown architecture, or weights that do
@@ -146,7 +157,7 @@ def load_checkpoint(
     """
     state, meta = read_checkpoint(path)
     try:
-        model = (factory or _create)(meta["arch"], meta["image_size"])
+        model = (factory or _default_factory(meta, Path(path)))(meta["arch"], meta["image_size"])
     except MagicalPruneError as err:
         raise CheckpointError(f"cannot build the model: {err.message}", path) from None
     try:

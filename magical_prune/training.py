@@ -39,7 +39,6 @@ from magical_prune.checkpoint import (
     check_fits,
     file_sha256,
     load_checkpoint,
-    read_checkpoint,
     save_checkpoint,
 )
 from magical_prune.dataset import LabelledDataset, Split
@@ -603,7 +602,7 @@ def load_parent(
         model = copy.deepcopy(model)
         record = {"path": None, "sha256": None}
     else:
-        model, meta = load_checkpoint(parent, device=device, factory=_factory(parent))
+        model, meta = load_checkpoint(parent, device=device)
         record = {"path": str(parent), "sha256": file_sha256(parent)}
     meta = dict(meta)
     record.update(
@@ -616,13 +615,6 @@ def load_parent(
         }
     )
     return model, meta, record
-
-
-def _factory(path: str | os.PathLike[str]) -> Callable[[str, int], nn.Module]:
-    """Model factory that applies the checkpoint's recorded ``model_kwargs``."""
-    _, meta = read_checkpoint(path)
-    kwargs = meta.get("model_kwargs") or {}
-    return lambda arch, size: create(arch, size, kwargs)
 
 
 def finetune(
@@ -738,7 +730,7 @@ def evaluate_checkpoint(
 ) -> dict[str, Any]:
     """:func:`evaluate` from files. Label options default to the model's own definition
     (same metric, cut and balancing as it was trained with)."""
-    model, meta = load_checkpoint(model_path, device=device, factory=_factory(model_path))
+    model, meta = load_checkpoint(model_path, device=device)
     label = meta.get("label") or {}
     data = LabelledDataset.open(
         data_path,

@@ -12,6 +12,7 @@ from magical_prune.checkpoint import check_fits, load_checkpoint, read_checkpoin
 from magical_prune.dataset import LabelledDataset
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.fewshot import fewshot
+from magical_prune.models import create_model
 from magical_prune.training import (
     TrainConfig,
     evaluate,
@@ -88,7 +89,7 @@ def test_checkpoint_round_trip(trained, blob, tmp_path):
     # plain metadata: readable with weights_only=True, nothing else needed
     raw = torch.load(path, weights_only=True)
     assert raw["format"] == "magical-prune-checkpoint"
-    model, meta = load_checkpoint(path, factory=_tiny_factory)
+    model, meta = load_checkpoint(path)  # rebuilt with the recorded model_kwargs
     assert meta["data"] == trained.meta["data"]
     ds = LabelledDataset.open(blob)
     x = ds.features(np.arange(8))
@@ -97,12 +98,6 @@ def test_checkpoint_round_trip(trained, blob, tmp_path):
     again = evaluate_checkpoint(path, blob)
     assert again["accuracy"] == trained.test_metrics["accuracy"]
     assert again["trained_on_same_data"] is True
-
-
-def _tiny_factory(arch, size):
-    from magical_prune.models import create_model
-
-    return create_model(arch, image_size=size, **TINY["model_kwargs"])
 
 
 class _Boom:
@@ -137,7 +132,7 @@ def test_foreign_and_broken_files(tmp_path, capsys):
 def test_weights_that_do_not_fit_and_non_plain_meta(trained, tmp_path):
     path = trained.save(tmp_path / "m.pt")
     with pytest.raises(CheckpointError, match="do not fit"):
-        load_checkpoint(path)  # the default-width efficient network: other shapes
+        load_checkpoint(path, factory=lambda arch, size: create_model(arch, image_size=size))
     with pytest.raises(TypeError, match="meta.extra"):
         save_checkpoint(tmp_path / "x.pt", trained.model, {**trained.meta, "extra": object()})
 

@@ -234,11 +234,10 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
     """
     from magical_prune.checkpoint import load_checkpoint
     from magical_prune.metrics import format_metrics
-    from magical_prune.training import _factory
     from magical_prune.training import evaluate as run
 
     _check_device(device, threads)
-    net, meta = load_checkpoint(model, device=device, factory=_factory(model))
+    net, meta = load_checkpoint(model, device=device)
     ds = _open(data, metric, worst_percent, balanced, True, meta.get("label"))
     try:
         m = run(
