@@ -59,6 +59,15 @@ CHUNK_LAYOUTS = 16
 #: rows read per block when loading (bounds the memory of selecting kept rows)
 LOAD_BLOCK = 1024
 _FLOAT16_TINY = np.float16(np.finfo(np.float16).smallest_subnormal)
+#: recorded in every built data set, so a reader knows what the images mean
+FEATURE_CONVENTIONS = (
+    "images span the bounding box of all devices, each axis scaled on its own; row 0 is "
+    "the lowest y, column 0 the lowest x; sub-circuit images hold the device type intensity "
+    "(NMOS 0.25, PMOS 0.5, CAP 0.75, RES 1.0) times the covered pixel fraction; the routing "
+    "image sums, over nets (bulk pins excluded), the pixel fraction covered by the net's "
+    "pin bounding box; coordinate channels (Algorithm 1) are not stored and are recomputed "
+    "on load with magical_prune.features.add_coordinate_channels"
+)
 
 
 # -- compact storage of images ------------------------------------------------------------
@@ -391,14 +400,12 @@ def build_dataset(
     failed.update(unreadable)
     todo = [(lid, p) for lid, p in zip(ids, layouts) if lid not in failed]
 
-    try:
-        config = FeatureConfig(size=size, rasterizer=rasterizer)
-    except TypeError:  # FeatureConfig with other field names: record what we used
-        config = {"size": size, "rasterizer": rasterizer}
+    config = FeatureConfig(size=size, rasterizer=rasterizer)  # unknown rasterizer: fail now
     meta = {
         "image_size": size,
         "rasterizer": rasterizer,
-        "feature_config": config,
+        "feature_config": config.to_dict(),
+        "feature_conventions": FEATURE_CONVENTIONS,
         **(attrs or {}),
     }
     worker = _Rasterize(load, size, rasterizer)
