@@ -500,7 +500,9 @@ class PruneHook:
         record["seconds"] = round(time.perf_counter() - start, 3)
         logger.info("model %d swapped in: %s", record["version"], record)
 
-    def _finetune(self, parent: Any, results: _Results) -> dict[str, Any]:
+    def _finetune(self, parent: Predictor, results: _Results) -> dict[str, Any]:
+        import torch
+
         from magical_prune.training import TrainConfig, fit, freeze, resolve_config
 
         values = np.asarray(results.values)
@@ -523,8 +525,9 @@ class PruneHook:
             config.lr = base * config.lr_scale
         frozen = freeze(model, config.freeze)
         data = _MemoryData(np.stack(results.images), labels)
-        history = fit(model, data, np.arange(len(labels)), config, frozen=frozen,
-                      progress=False)  # fmt: skip
+        with torch.random.fork_rng(devices=[]):  # fit seeds torch: keep the flow's RNG as is
+            history = fit(model, data, np.arange(len(labels)), config, frozen=frozen,
+                          progress=False)  # fmt: skip
         for p in model.parameters():
             p.requires_grad_(True)
         model.eval()

@@ -219,3 +219,15 @@ def test_score_command_module_does_not_import_torch():
            "print('torch' in sys.modules)"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_feature_files_are_scored_and_checked_against_the_model(tmp_path, tiny, predictor):
+    right, wrong = tmp_path / "f16.npz", tmp_path / "f32.npz"
+    assert run("features", tiny.layouts[4], "-o", right, "--size", SIZE).exit_code == 0
+    assert run("features", tiny.layouts[4], "-o", wrong, "--size", 32).exit_code == 0
+    rows = json_lines(run("score", right, "-m", tiny.model, "--json").stdout)
+    assert rows[0]["score"] == pytest.approx(
+        predictor.score(load_placement(tiny.layouts[4]))[0], abs=1e-6
+    )
+    error = one_line_error(run("score", wrong, "-m", tiny.model))
+    assert "expects 16x16 images" in error and "32x32" in error

@@ -267,3 +267,25 @@ def test_in_memory_arrays_decide_like_files(tiny):
                                   um[:, 3] - um[:, 1], pins=pins, nets={}, types={},
                                   circuit=p.circuit, mirrored=right_hand)  # fmt: skip
     assert hook(again).score == pytest.approx(hook(p).score, abs=1e-6)  # translation only
+
+
+def test_fails_open_on_models_that_do_not_fit(tmp_path, tiny, placements, caplog):
+    from magical_prune.checkpoint import read_checkpoint, save_checkpoint
+    from magical_prune.features import IMAGE_NAMES
+    from magical_prune.models import create_model
+
+    state, meta = read_checkpoint(tiny.model)
+    model = create_model("efficient", image_size=SIZE, **meta["model_kwargs"])
+    model.load_state_dict(state)
+    order = save_checkpoint(tmp_path / "order.pt", model,
+                            {**meta, "channel_order": list(reversed(IMAGE_NAMES))})  # fmt: skip
+    with torch.no_grad():
+        model.fc.bias.fill_(float("nan"))
+    nan = save_checkpoint(tmp_path / "nan.pt", model, meta)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with caplog.at_level(logging.WARNING, logger="magical_prune.hook"):
+        for path, why in [(order, "order"), (nan, "NaN"), (foreign, "not a magical-prune")]:
+            d = PruneHook(path, threshold=0.0, config=quiet())(placements[0])
+            assert not d.prune and np.isnan(d.score) and why in d.reason, d.reason
+            assert why in caplog.text

@@ -47,12 +47,13 @@ def explain(
     from magical_prune.adapters.magical import load_placement
     from magical_prune.explain import explain as explain_placement
     from magical_prune.explain import plot_explanation
-    from magical_prune.predict import Predictor
+    from magical_prune.predict import Predictor, torch_threads
 
     out = check_output(output, force) if output is not None else None
     predictor = Predictor.load(model, threshold=threshold)
     loaded = load_placement(placement, **companions)
-    result = explain_placement(predictor, loaded)
+    with torch_threads(1):  # one placement: one thread is fastest
+        result = explain_placement(predictor, loaded)
     if out is not None:
         plot_explanation(result, out, title=str(placement))
     summary = {**result.to_dict(), "placement": str(placement),

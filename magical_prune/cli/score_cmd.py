@@ -27,7 +27,18 @@ _RESULT_NAMES = ("place.result", "placement.txt")
 
 def _looks_like_result(path: Path) -> bool:
     name = path.name.lower()
-    return name in _RESULT_NAMES or ".result" in name
+    return name in _RESULT_NAMES or ".result" in name or name.endswith(".npz")
+
+
+def _load(path: Path, companions: dict[str, Any]) -> Any:
+    """A placement, or precomputed features (``.npz`` of `magical-prune features`)."""
+    if path.suffix.lower() == ".npz":
+        from magical_prune.features import FeatureStack
+
+        return FeatureStack.load(path)
+    from magical_prune.adapters.magical import load_placement
+
+    return load_placement(path, **companions)
 
 
 def _natural_key(path: Path) -> list[Any]:
@@ -43,7 +54,8 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
       are all taken (natural order);
     * anything else containing ``* ? [`` is a glob (for patterns the shell did not expand,
       e.g. quoted): its matches that are layout folders or look like result files
-      (``place.result``, ``placement.txt``, ``*.result*``) are taken, in natural order.
+      (``place.result``, ``placement.txt``, ``*.result*``) or feature files (``*.npz``) are
+      taken, in natural order.
 
     Raises:
         MagicalPruneError: no inputs, a path that does not exist, a glob without placements.
@@ -69,7 +81,7 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
             if not picked:
                 raise MagicalPruneError(
                     f"{pattern!r} matches {len(matches)} path(s) but no layout folder or "
-                    "placement result (place.result, placement.txt, *.result*)"
+                    "placement result (place.result, placement.txt, *.result*, *.npz)"
                 )
             out.extend(sorted(picked, key=_natural_key))
         else:
@@ -98,8 +110,9 @@ def _progress(total: int) -> bool:
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=1),
               help="Placements per forward pass.")  # fmt: skip
 @click.option(
-    "--threads", type=click.IntRange(min=1), default=None,
-    help="Torch threads for inference (default: torch's choice, one per core).",
+    "--threads", type=click.IntRange(min=0), default=1, show_default=True,
+    help="Torch threads for inference; 0 = torch's choice (one per core). One is fastest "
+    "for few inputs and on a busy machine; more can pay off for large batches on idle cores.",
 )  # fmt: skip
 @click.option(
     "-k", "--keep-going", is_flag=True,
@@ -120,8 +133,9 @@ def score(
     post-layout performance, and the decision (prune when score >= threshold).
 
     Each PLACEMENT is a placement result file (place.result, placement.txt, ...), a layout
-    folder, a design folder (all its layouts) or a glob, expanded here when quoted
-    ('out/ota4/*'). All inputs are scored together in batches.
+    folder, a design folder (all its layouts), a feature file (.npz from `magical-prune
+    features`, made at the model's image size and rasterizer) or a glob, expanded here when
+    quoted ('out/ota4/*'). All inputs are scored together in batches.
 
     Output: one line per input, tab-separated: path, score, prune/keep, threshold. With
     --json, one object per line: {"path", "score", "decision", "prune", "threshold"} (and
@@ -132,7 +146,6 @@ def score(
     when some inputs failed and the others were scored.
     """
     paths = expand_inputs(placements)
-    from magical_prune.adapters.magical import load_placement
     from magical_prune.predict import Predictor, torch_threads
 
     predictor = Predictor.load(model, threshold=threshold)
@@ -144,7 +157,7 @@ def score(
         tqdm(paths, desc="loading", unit="placement", disable=not _progress(len(paths)))
     ):
         try:
-            loaded.append((i, predictor.features(load_placement(path, **companions))))
+            loaded.append((i, predictor.features(_load(path, companions))))
         except MagicalPruneError as err:
             if not keep_going:
                 raise err.at(path) from None
@@ -153,7 +166,7 @@ def score(
     if loaded:
         import numpy as np
 
-        with torch_threads(threads):
+        with torch_threads(threads or None):
             raw = predictor.raw_scores(np.stack([f for _, f in loaded]), batch_size)
         bad = [i for (i, _), s in zip(loaded, raw) if np.isnan(s)]
         if bad and not keep_going:
