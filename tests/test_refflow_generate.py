@@ -213,6 +213,25 @@ def test_simulator_giving_up_on_a_group_fails_only_the_bad_layout(tmp_path, monk
     assert perf == {"Offset_Voltage": 6e-3, "CMRR": 80.0}
 
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ota3"
+
+
+@pytest.mark.skipif(not EXAMPLE.is_dir(), reason="no committed example set")
+def test_committed_example_set_is_reproducible(tmp_path):
+    """examples/ota3 is what its recorded command makes (placements byte for byte)."""
+    layouts = magical.find_layouts(EXAMPLE)
+    assert [p.name for p in layouts] == [f"ota3_{k}" for k in range(20)]
+    generate("ota3", tmp_path, GenerateOptions(n=20, seed=0, simulate=False), progress=False)
+    for layout in layouts:
+        for name in ("place.result", "place.pin", "place.connection", "weight.txt"):
+            fresh = tmp_path / "ota3" / layout.name / name
+            assert fresh.read_bytes() == (layout / name).read_bytes(), (layout.name, name)
+        perf = magical.read_performance(layout / "performance.txt")
+        assert set(perf) >= {"Offset_Voltage", "CMRR", "Gain"}
+    for name in ("ota3.sp", "ota3.sym", "ota3.json", "ota3.channel"):
+        assert (EXAMPLE / name).read_bytes() == (tmp_path / "ota3" / name).read_bytes()
+
+
 # -- labelled runs (ngspice) ----------------------------------------------------------------
 needs_ngspice = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice missing")
 LABELLED = GenerateOptions(n=4, batch_size=4, placer=FAST)

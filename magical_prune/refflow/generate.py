@@ -464,11 +464,6 @@ def _check_simulator() -> None:
     find_ngspice()
 
 
-def layout_names(summary: GenerateSummary) -> list[str]:
-    """Names of the layout folders of a run's candidates (finished or not)."""
-    return [f"{summary.design}_{k}" for k in range(summary.candidates)]
-
-
 def read_mask(folder: str | os.PathLike[str], critical: Sequence[str], high: float = 10.0) -> int:
     """The critical-net subset a generated layout was placed with (from its ``weight.txt``)."""
     from magical_prune.adapters import magical
@@ -480,7 +475,6 @@ __all__ = [
     "GenerateOptions",
     "GenerateSummary",
     "generate",
-    "layout_names",
     "read_mask",
     "LAYOUT_FILES",
 ]
