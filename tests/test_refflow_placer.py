@@ -262,6 +262,34 @@ def test_legalize_single_layout_matches_batch(problem, weight_sets, layouts):
     assert np.array_equal(again.rects, layouts[2].rects)
 
 
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_legaliser_on_arbitrary_symmetric_starts(problem, data):
+    """Any mirror-symmetric start, with overlaps and ties, legalises to a legal layout."""
+    n = len(problem.names)
+    coarse = st.integers(0, 12).map(lambda v: v * 1000.0)  # a coarse grid: many ties
+    axis = data.draw(coarse)
+    centres = np.zeros((n, 2))
+    for a, b in problem.pairs:
+        dx = data.draw(st.integers(1, 6)) * 1000.0
+        y = data.draw(coarse)
+        centres[a], centres[b] = (axis - dx, y), (axis + dx, y)
+    for s in problem.self_symmetric:
+        centres[s] = (axis, data.draw(coarse))
+    for f in problem.free:
+        centres[f] = (data.draw(coarse), data.draw(coarse))
+    weights = np.array(
+        data.draw(
+            st.lists(
+                st.sampled_from([1.0, 10.0]), min_size=len(problem.nets), max_size=len(problem.nets)
+            )
+        )
+    )
+    layout = legalize(problem, centres, weights, CONFIG)
+    assert check_legal(problem, layout, CONFIG.spacing) == []
+    _independent_legality(problem, layout, CONFIG.spacing)
+
+
 # -- net-weight enumeration -----------------------------------------------------------------
 def test_critical_nets_skip_supplies_and_one_pin_nets(problem):
     critical = netweights.critical_nets(problem.circuit)
