@@ -15,7 +15,9 @@ by all groups; a pair ``(A, B)`` is placed at ``x = a -/+ dx`` with one shared `
 relations are consistent with the mirror, which the legaliser (:mod:`.legalize`) relies on.
 
 All ``B`` weight vectors are solved together as one batched torch problem (float32, one
-thread, fixed iteration count): the same inputs give the same bits. The initial placement
+thread, fixed iteration count): the same batch gives the same bits. (A candidate's last bits
+can depend on the batch it is solved in, through the kernels torch picks for the shape, so
+:mod:`.generate` always solves the same fixed chunks of candidates.) The initial placement
 depends on the seed only, so differences between the ``B`` results come from the weights.
 """
 
