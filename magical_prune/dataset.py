@@ -299,11 +299,14 @@ class BuildReport:
 def check_performance(
     performances: Mapping[str, Mapping[str, float] | None],
 ) -> tuple[list[str], dict[str, str]]:
-    """Decide which layouts have a complete simulation result.
+    """Decide which layouts have a simulation result, and which metrics are columns.
 
-    A result is complete when it has a finite value for every metric that at least half of
-    all layouts report (so one stray extra key does not disqualify the rest). Metrics that
-    fewer than half report are not columns of the data set.
+    A layout fails when it has no result at all (``performance.txt`` missing or empty, or
+    no finite value in it). A result that lacks one metric, or has a non-finite value for
+    it, is kept: that metric is stored as NaN and the layout is left out only when that
+    metric is used for labels (a missing UGF must not drop a layout labelled by CMRR).
+    Metrics that fewer than half of the layouts report are not columns of the data set
+    (so one stray extra key does not add a column of NaNs).
 
     Returns:
         the metric columns (first-seen order) and ``{layout_id: reason}`` of the failures.
@@ -318,14 +321,8 @@ def check_performance(
     for lid, perf in performances.items():
         if not perf:
             failed[lid] = "no simulation result (performance.txt missing or empty)"
-            continue
-        missing = [k for k in columns if k not in perf]
-        if missing:
-            failed[lid] = f"incomplete simulation result: no {', '.join(missing)}"
-            continue
-        bad = [k for k in columns if not math.isfinite(float(perf[k]))]
-        if bad:
-            failed[lid] = f"simulation result not finite: {', '.join(bad)}"
+        elif not any(math.isfinite(float(perf[k])) for k in columns if k in perf):
+            failed[lid] = "simulation result has no finite metric"
     return columns, failed
 
 
@@ -417,7 +414,7 @@ def build_dataset(
             if err is not None:
                 failed[lid] = err
                 continue
-            writer.add(lid, images, {k: float(perf[lid][k]) for k in columns})
+            writer.add(lid, images, {k: float(perf[lid].get(k, math.nan)) for k in columns})
         bar.close()
         if len(writer._ids) == 0:
             raise MagicalPruneError(
@@ -718,6 +715,7 @@ class LabelledDataset:
                     data.path,
                 )
             self.rows = np.arange(data.n)
+            self.n_unmeasured = 0
             self.labels = np.asarray(data.stored_labels, dtype=np.int64)
             self.metric_values = None
             self.critical_value = None
@@ -725,9 +723,14 @@ class LabelledDataset:
             self.label_spec = LabelSpec(None, label.worst_percent, False)
         else:
             values = data.metric(metric)
-            result = label_by_rank(values, metric, label.worst_percent, label.balanced)
-            self.rows = np.nonzero(result.kept)[0]
-            self.labels = result.labels[self.rows]
+            # Layouts whose simulation did not produce this metric are left out, never labelled.
+            measured = np.nonzero(np.isfinite(values))[0]
+            self.n_unmeasured = len(values) - len(measured)
+            if len(measured) == 0:
+                raise MagicalPruneError(f"no layout has a value of {metric}", data.path)
+            result = label_by_rank(values[measured], metric, label.worst_percent, label.balanced)
+            self.rows = measured[result.kept]
+            self.labels = result.labels[result.kept]
             self.metric_values = values[self.rows]
             self.critical_value = result.critical_value
             self.best_value = result.best_value

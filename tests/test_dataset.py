@@ -25,6 +25,7 @@ from magical_prune.dataset import (
 )
 from magical_prune.errors import MagicalPruneError
 from magical_prune.features import IMAGE_NAMES, add_coordinate_channels, rasterize
+from magical_prune.labels import LabelSpec
 
 FIXTURE = Path(__file__).parent / "data" / "adapters" / "tiny"
 
@@ -70,30 +71,35 @@ def _build(design: Path, out: Path, jobs: int = 1):
 
 def test_build_round_trip_leaves_failed_simulations_out(design, tmp_path):
     report = _build(design, tmp_path / "tiny.h5")
-    assert report.n_layouts == 6 and report.n_written == 4
+    assert report.n_layouts == 6 and report.n_written == 5
     assert {f.layout_id: f.reason.split(":")[0] for f in report.failed} == {
         "tiny_5": "no simulation result (performance.txt missing or empty)",
-        "tiny_6": "incomplete simulation result",
     }
     data = open_dataset(tmp_path / "tiny.h5")
-    assert data.ids.tolist() == ["tiny_1", "tiny_2", "tiny_3", "tiny_4"]
+    assert data.ids.tolist() == ["tiny_1", "tiny_2", "tiny_3", "tiny_4", "tiny_6"]
     assert data.metric_names == ["Offset_Voltage", "CMRR", "Gain"]
-    assert data.metric("CMRR").tolist() == [61.0, 62.0, 63.0, 64.0]
+    # tiny_6 simulated but reported no CMRR: stored as NaN, not a failure
+    assert data.metric("CMRR")[:4].tolist() == [61.0, 62.0, 63.0, 64.0]
+    assert np.isnan(data.metric("CMRR")[4])
     assert data.image_size == 32 and data.channel_order == list(IMAGE_NAMES)
     assert data.design == "tiny" and data.attrs["created_by"] == "test"
     assert data.attrs["feature_config"] == {"size": 32, "rasterizer": "exact"}
-    assert data.attrs["failed_ids"] == ["tiny_5", "tiny_6"]
+    assert data.attrs["failed_ids"] == ["tiny_5"]
     assert data.stored_labels is None
     # the stored images are the feature images of each placement, to float16 precision
     expected = rasterize(load_placement(design / "tiny_3"), 32)
     got = data.read_images(np.array([2]))[0].astype(np.float32)
     assert np.allclose(got, expected, rtol=2**-11, atol=1e-7)
     assert ((got != 0) == (expected != 0)).all()
-    # labels are made on use: |offset| 1e-4..4e-4 -> the worst one (tiny_4) is 1
+    # labels are made on use: |offset| 1e-4..4e-4 and 1e-3 -> the worst one (tiny_6) is 1
     ds = LabelledDataset(data)
     assert ds.metric == "Offset_Voltage"
-    assert ds.labels.tolist() == [0, 0, 0, 1]
-    assert ds.critical_value == pytest.approx(4e-4)
+    assert ds.labels.tolist() == [0, 0, 0, 0, 1]
+    assert ds.critical_value == pytest.approx(1e-3)
+    # labelled by CMRR, the layout without a CMRR is left out, never labelled
+    by_cmrr = LabelledDataset(data, LabelSpec("CMRR"))
+    assert by_cmrr.ids.tolist() == ["tiny_1", "tiny_2", "tiny_3", "tiny_4"]
+    assert by_cmrr.n_unmeasured == 1 and by_cmrr.labels.tolist() == [1, 0, 0, 0]
 
 
 def test_build_is_byte_identical_with_workers(design, tmp_path):
@@ -115,7 +121,9 @@ def test_check_performance_majority_columns():
             "d": None, "e": {"X": float("nan"), "Y": 1.0}}  # fmt: skip
     columns, failed = check_performance(perf)
     assert columns == ["X", "Y"]  # Z: only 1 of 5 layouts reports it
-    assert set(failed) == {"c", "d", "e"}
+    assert set(failed) == {"d"}  # c lacks Y, e has a NaN X: kept, the gaps stored as NaN
+    columns, failed = check_performance({"a": {"X": 1.0}, "b": {"X": float("nan")}})
+    assert failed == {"b": "simulation result has no finite metric"}
 
 
 def test_float16_keeps_nonzero_mask_and_coordinates():

@@ -56,8 +56,9 @@ def build(
     Each sub-folder holding a placement (place.result, place.pin, place.connection) is one
     layout; its performance.txt gives the raw metrics. Labels are not stored: `train`,
     `evaluate` and `fewshot` compute them from the metric you choose (--metric,
-    --worst-percent, --balanced). Layouts whose simulation failed (no or incomplete
-    performance.txt) or whose placement cannot be read are reported and left out.
+    --worst-percent, --balanced). Layouts whose simulation failed (no performance.txt)
+    or whose placement cannot be read are reported and left out; a metric a layout lacks
+    is stored as missing and that layout is left out when that metric labels the data.
 
     Example: magical-prune dataset build runs/ota1/ota1 -o ota1.h5 --jobs 2
     """
