@@ -32,7 +32,7 @@ from magical_prune.refflow.evaluator import (
     layout_id,
 )
 from magical_prune.refflow.lde import GradientModel, device_shifts, layout_seed
-from magical_prune.refflow.parasitics import net_trees, single_trunk_tree
+from magical_prune.refflow.parasitics import MIN_PIECE_UM, net_trees, single_trunk_tree
 
 pytestmark = pytest.mark.skipif(shutil.which("ngspice") is None, reason="ngspice not installed")
 
@@ -165,6 +165,38 @@ def test_mirrored_pins_give_mirrored_trees(half) -> None:
     pts = np.asarray(half + [(-x, y) for x, y in half], dtype=float)
     _, _, _, lengths = single_trunk_tree(pts)
     _, _, _, mirrored = single_trunk_tree(pts * [-1, 1])
+    assert sorted(lengths.tolist()) == pytest.approx(sorted(mirrored.tolist()))
+
+
+def test_points_that_differ_only_by_float_rounding_are_one_node() -> None:
+    # A pin centre on the axis (from integer nm) and the supply entry at the middle of the
+    # bounding box (from µm) are the same place, but their floats differ: the tree used to
+    # join them with a 4e-15 µm piece (a 1e-15 Ω resistor that broke ngspice's solve).
+    on_axis = (15070 + 661570) / 2000
+    entry = (15.07 + 661.57) / 2
+    assert on_axis != entry
+    pts = np.array([[on_axis, 0.0], [entry, 0.0], [on_axis - 5.0, 3.0], [on_axis + 5.0, 0.0]])
+    _, node, _, lengths = single_trunk_tree(pts)
+    assert node[0] == node[1]
+    assert sorted(lengths.tolist()) == pytest.approx([3.0, 5.0, 5.0])
+
+
+def test_pieces_shorter_than_the_minimum_are_contracted() -> None:
+    pts = np.array([[0.0, 0.0], [0.004, 0.0], [5.0, 0.0], [5.0, 0.006]])
+    xy, node, edges, lengths = single_trunk_tree(pts)
+    assert node[0] == node[1] and node[2] == node[3]
+    assert lengths.tolist() == pytest.approx([4.996]) and len(xy) == 2
+    assert len(edges) == len(xy) - 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 12), st.integers(-6, 6)), min_size=1, max_size=6))
+def test_mirrored_trees_after_contraction(half) -> None:
+    # points 4 nm apart: many pieces fall below the minimum and are contracted
+    pts = np.asarray(half + [(-x, y) for x, y in half], dtype=float) * 0.004
+    xy, _, edges, lengths = single_trunk_tree(pts)
+    _, _, _, mirrored = single_trunk_tree(pts * [-1, 1])
+    assert np.all(lengths >= MIN_PIECE_UM) and len(edges) == len(xy) - 1
     assert sorted(lengths.tolist()) == pytest.approx(sorted(mirrored.tolist()))
 
 
@@ -320,6 +352,38 @@ def test_failed_layout_gets_no_label_and_the_batch_goes_on(ota1) -> None:
     results = broken.evaluate([placement] * 3, 0.0, layout_ids=["ok0", "bad", "ok2"])
     assert results[1] is None and results[0] is not None and results[2] is not None
     assert set(broken.failures) == {1} and broken.failures[1].startswith("ngspice:")
+
+
+def test_layout_without_an_operating_point_fails_fast(ota1) -> None:
+    """A circuit with no DC solution fails after gmin and source stepping; ngspice's
+    transient fallback (minutes per layout, and no true DC point) stays off."""
+    design, ev = ota1
+    placement = build(design.circuit, base_centres(design.circuit))
+
+    class Unsolvable(Evaluator):
+        def layout_netlist(self, placement, mismatch, seed, title="* mp_layout 0"):
+            text = super().layout_netlist(placement, mismatch, seed, title)
+            # v/1k + 1 mA (1 + v^2) = 0 has no real root
+            extra = "bx xb 0 i=1e-3*(1+v(xb)*v(xb))\nrx xb 0 1k\ncx xb 0 1p\n"
+            return text.replace(".end\n", extra + ".end\n")
+
+    broken = Unsolvable(ev.circuit, ev.bench, timeout=60.0)
+    broken._nominal = ev.nominal()
+    (result,) = broken.evaluate([placement], 0.0, layout_ids=["bad"])
+    assert result is None
+    assert "operating point failed" in broken.failures[0], broken.failures[0]
+
+
+def test_a_run_past_its_cpu_limit_is_stopped(tmp_path: Path) -> None:
+    from magical_prune.refflow.spice import run_ngspice
+
+    # a 1 s transient at 1 ps steps: hours of work
+    (tmp_path / "run.cir").write_text(
+        "* endless\nv1 a 0 sin(0 1 1meg)\nr1 a b 1k\nc1 b 0 1n\n"
+        ".control\ntran 1p 1 0 1p\nquit\n.endc\n.end\n"
+    )
+    run = run_ngspice(tmp_path / "run.cir", tmp_path, 1.0)
+    assert run.timed_out and "CPU time" in run.log
 
 
 def test_missing_ngspice_says_how_to_install(ota1, monkeypatch) -> None:

@@ -42,7 +42,9 @@ feedback while every AC analysis sees it open loop. Results:
 Every layout is its own ngspice circuit (see :mod:`.spice`), started from ``.nodeset``
 values of the design's nominal operating point, so results do not depend on batching.
 A layout whose simulation fails (no convergence, a crash) gets None and a reason in
-:attr:`Evaluator.failures`; the others go on. No value is ever invented for it.
+:attr:`Evaluator.failures`; the others go on. No value is ever invented for it. Failing is
+cheap: ngspice's transient fallback for the operating point is off and every run is limited
+in CPU time (``timeout`` per layout), so a layout without an operating point costs seconds.
 """
 
 from __future__ import annotations
@@ -119,6 +121,22 @@ class _Nominal:
 _DECADES, _PER_DECADE = 10, 10  # AC sweep: 10 decades from ~1 Hz, 10 points per decade
 _OPTIONS = ".options reltol=1e-5 vntol=1e-9 abstol=1e-15 keepopinfo"
 _TITLE = re.compile(r"mp_layout\s+(\d+)")
+#: No transient fallback for the operating point. When Newton, gmin and source stepping
+#: all fail, ngspice (>= 36) integrates the circuit in time for 1/(10 f_start) = 0.1 s of
+#: the AC sweep's 1 Hz start at 100 ns steps: minutes for one layout, and it could not
+#: give the right answer anyway (the 1 GOhm / 1 F DC feedback has a 1e9 s time constant),
+#: so a layout that fails the three DC methods is reported as failed instead. A zero step
+#: switches the fallback off; the three flags keep the DC methods on.
+_NO_OPTRAN = "optran 1 1 1 0 0 0"
+#: One OpenMP thread per ngspice process: the evaluator runs one process per job already,
+#: and ngspice's own default of several threads made idle threads spin-wait at every
+#: device evaluation, which cost up to 40x the CPU time of the solve itself on a loaded
+#: machine (3-37 s instead of 0.8 s for one failing layout, measured).
+_ONE_THREAD = "set num_threads=1"
+#: CPU seconds a batch may take on top of ``timeout`` per layout (start, model parsing).
+BATCH_OVERHEAD_S = 4.0
+#: CPU seconds allowed for the nominal operating point (one solve, once per design).
+NOMINAL_TIMEOUT_S = 30.0
 
 
 def layout_id(placement: Placement) -> str:
@@ -149,7 +167,11 @@ class Evaluator:
         effects: layout-dependent effects and constants.
         jobs: ngspice processes run in parallel.
         batch_size: layouts per ngspice process.
-        timeout: seconds allowed per layout (a batch gets ``10 + timeout * size``).
+        timeout: CPU seconds allowed per layout (a batch gets ``BATCH_OVERHEAD_S + timeout *
+            size``; see :func:`~magical_prune.refflow.spice.run_ngspice`). A layout takes
+            ~0.05 s; one whose operating point cannot be found fails within a few seconds
+            (gmin and source stepping, no transient fallback), so a stuck batch costs
+            seconds, not minutes, and the machine's load does not matter.
     """
 
     def __init__(
@@ -160,12 +182,14 @@ class Evaluator:
         effects: LayoutEffects | None = None,
         jobs: int = 1,
         batch_size: int = 16,
-        timeout: float = 20.0,
+        timeout: float = 1.0,
     ) -> None:
         if jobs < 1:
             raise MagicalPruneError(f"jobs must be at least 1, got {jobs}")
         if batch_size < 1:
             raise MagicalPruneError(f"batch size must be at least 1, got {batch_size}")
+        if not timeout > 0:
+            raise MagicalPruneError(f"timeout must be positive, got {timeout}")
         self.circuit = circuit
         self.bench = bench
         self.effects = effects or LayoutEffects()
@@ -277,10 +301,11 @@ class Evaluator:
                 (work / "models.lib").write_text(models_library())
                 (work / "nominal.cir").write_text(self.nominal_netlist())
                 (work / "run.cir").write_text(
-                    "* mp driver\n.control\nset filetype=ascii\nsource nominal.cir\nop\n"
+                    f"* mp driver\n.control\nset filetype=ascii\n{_ONE_THREAD}\n{_NO_OPTRAN}\n"
+                    "source nominal.cir\nop\n"
                     "write nominal.raw\nquit\n.endc\n.end\n"
                 )
-                run = run_ngspice(work / "run.cir", work, 10.0 * self.timeout)
+                run = run_ngspice(work / "run.cir", work, NOMINAL_TIMEOUT_S)
                 plots = read_raw(work / "nominal.raw")
                 if not plots:
                     raise SimulationError(
@@ -400,7 +425,8 @@ class Evaluator:
                 )
             script = self._driver_for(outs)
             (work / "run.cir").write_text(script)
-            run = run_ngspice(work / "run.cir", work, 10.0 + self.timeout * len(netlists))
+            limit = BATCH_OVERHEAD_S + self.timeout * len(netlists)
+            run = run_ngspice(work / "run.cir", work, limit)
             plots = read_raw(work / "out.raw")
         per_layout: dict[int, list[Any]] = {}
         for plot in plots:
@@ -417,7 +443,14 @@ class Evaluator:
         fc = number(self.bench.cmrr_frequency)
         start = _sweep_start(self.bench.cmrr_frequency)
         stop, per_decade = start * 10**_DECADES, _PER_DECADE
-        lines = ["* mp driver", ".control", "set filetype=ascii", "set appendwrite"]
+        lines = [
+            "* mp driver",
+            ".control",
+            "set filetype=ascii",
+            "set appendwrite",
+            _ONE_THREAD,
+            _NO_OPTRAN,
+        ]
         for k, (a, b) in enumerate(outs):
             probe = f"v({a}) v({b})"
             lines += [
@@ -521,7 +554,9 @@ def _sweep_start(fc: float) -> float:
 def _reason(log: str) -> str:
     """The most telling line of an ngspice log."""
     keys = (
-        "ran longer",
+        "was stopped",
+        "operating point failed",
+        "stepping failed",
         "solution failed",
         "no convergence",
         "singular",

@@ -40,9 +40,14 @@ import numpy as np
 
 from magical_prune.placement import Placement
 
-__all__ = ["WireModel", "NetTree", "single_trunk_tree", "net_trees"]
+__all__ = ["WireModel", "NetTree", "single_trunk_tree", "net_trees", "MIN_PIECE_UM"]
 
 NM_PER_UM = 1000.0
+#: Grid of the tree arithmetic, points per µm (1/8 nm; see :func:`single_trunk_tree`).
+GRID_PER_UM = 8000.0
+#: Wire pieces shorter than this (µm) are not modelled: their ends are one node (a 10 nm
+#: piece is 0.01 Ω, far below anything the labels resolve).
+MIN_PIECE_UM = 0.01
 
 
 @dataclass(frozen=True)
@@ -94,17 +99,38 @@ class NetTree:
         return float(self.lengths.sum())
 
 
-def single_trunk_tree(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def single_trunk_tree(
+    points: np.ndarray, min_length: float = MIN_PIECE_UM
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Single-trunk rectilinear Steiner tree over ``points`` (``(n, 2)``, µm).
+
+    Exact arithmetic: points are snapped to a 1/8 nm grid (:data:`GRID_PER_UM`), where
+    placed pin centres (0.5 nm), supply entry points and trunk medians (0.25 nm) are exact,
+    so two points at the same place are one node however their floats were rounded. Wire
+    pieces shorter than ``min_length`` are then contracted (their two ends become one
+    node). Both keep the circuit matrix well-conditioned: a pin centre and a supply entry
+    point that differed only by float rounding (43.84 vs 43.839999999999996 µm) used to give
+    a 4e-15 µm rail piece, a 1e-15 Ω resistor that made ngspice miss the operating point or
+    land on a wrong one.
+
+    Args:
+        points: ``(n, 2)`` coordinates (µm).
+        min_length: shortest wire piece kept (µm); exact mirror images of a point set get
+            mirror-image trees, also after contraction.
 
     Returns:
         ``(xy, point_node, edges, lengths)``: tree node coordinates, the node of each input
-        point, the wire pieces as node pairs, and their lengths (all > 0). Coincident
-        points share a node; a net of one point (or of coincident points) has no pieces.
+        point, the wire pieces as node pairs, and their lengths (all >= ``min_length``).
+        Coincident points share a node; a net of one point (or of coincident points) has
+        no pieces.
     """
     # Plain Python on purpose: nets have a handful of pins, and numpy's per-call overhead
-    # (unique, median) would dominate the evaluator's netlist building.
-    pts = [(float(x), float(y)) for x, y in np.asarray(points, dtype=np.float64).reshape(-1, 2)]
+    # (unique, median) would dominate the evaluator's netlist building. Values are whole
+    # grid units (or halves, for a median of arbitrary input): exact in float64.
+    pts = [
+        (float(round(x * GRID_PER_UM)), float(round(y * GRID_PER_UM)))
+        for x, y in np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    ]
     if not pts:
         raise ValueError("a net tree needs at least one point")
     unique = sorted(set(pts))
@@ -112,7 +138,7 @@ def single_trunk_tree(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     point_unique = [index[p] for p in pts]
     if len(unique) == 1:
         return (
-            np.asarray(unique),
+            np.asarray(unique) / GRID_PER_UM,
             np.zeros(len(pts), np.int64),
             np.zeros((0, 2), np.int64),
             np.zeros(0),
@@ -151,12 +177,42 @@ def single_trunk_tree(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
             node_of_unique.append(len(xy) - 1)
         else:
             node_of_unique.append(stop)
-    return (
-        np.asarray(xy, dtype=np.float64),
+    return _contract(
+        np.asarray(xy, dtype=np.float64) / GRID_PER_UM,
         np.asarray([node_of_unique[u] for u in point_unique], dtype=np.int64),
         np.asarray(edges, dtype=np.int64).reshape(-1, 2),
-        np.asarray(lengths, dtype=np.float64),
+        np.asarray(lengths, dtype=np.float64) / GRID_PER_UM,
+        min_length,
     )
+
+
+def _contract(
+    xy: np.ndarray,
+    point_node: np.ndarray,
+    edges: np.ndarray,
+    lengths: np.ndarray,
+    min_length: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Merge the two ends of every piece shorter than ``min_length`` (the lower-numbered node
+    stands for the merged ones; the other pieces keep their lengths)."""
+    short = lengths < min_length
+    if not short.any():
+        return xy, point_node, edges, lengths
+    parent = list(range(len(xy)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in edges[short]:
+        ra, rb = find(int(a)), find(int(b))
+        parent[max(ra, rb)] = min(ra, rb)
+    roots = sorted({find(i) for i in range(len(xy))})
+    renumber = {r: k for k, r in enumerate(roots)}
+    node = np.array([renumber[find(i)] for i in range(len(xy))], dtype=np.int64)
+    return xy[roots], node[point_node], node[edges[~short]].reshape(-1, 2), lengths[~short]
 
 
 def net_trees(
@@ -176,7 +232,8 @@ def net_trees(
     supplies = supplies or {}
     centres = (placement.pin_boxes[:, :2] + placement.pin_boxes[:, 2:]) / (2.0 * NM_PER_UM)
     bbox = placement.bbox / NM_PER_UM
-    mid_x = (bbox[0] + bbox[2]) / 2.0
+    # same formula as the pin centres, so an on-axis pin and the entry round alike
+    mid_x = (placement.bbox[0] + placement.bbox[2]) / (2.0 * NM_PER_UM)
     trees: dict[str, NetTree] = {}
     for k, net in enumerate(placement.net_names):
         members = placement.net_pins[placement.net_ptr[k] : placement.net_ptr[k + 1]]

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass
 from importlib import resources
@@ -108,7 +109,7 @@ def resistance(device: Device) -> float:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What an ngspice run left: exit status (None after a timeout) and its output."""
+    """What an ngspice run left: exit status (None when it was stopped) and its output."""
 
     returncode: int | None
     log: str
@@ -118,31 +119,57 @@ class RunResult:
         return self.returncode is None
 
 
-def run_ngspice(script: Path, workdir: Path, timeout: float) -> RunResult:
+#: The wall-clock backstop of a run, per CPU second allowed (plus :data:`WALL_SLACK_S`).
+WALL_PER_CPU_S = 10.0
+WALL_SLACK_S = 60.0
+
+
+def run_ngspice(script: Path, workdir: Path, cpu_seconds: float) -> RunResult:
     """Run ``ngspice -b script`` in ``workdir`` with its output captured.
 
-    A run past ``timeout`` seconds is killed and reported (``timed_out``), not raised: what
-    it wrote before is still there to read.
+    The limit is CPU time (``ulimit -t``, whole seconds, rounded up), not wall time: on a
+    shared machine the same run can take 1 s or 40 s of wall time, and a wall-clock limit
+    tight enough to stop a stuck run in seconds would also stop healthy runs (and make
+    labels depend on the load). A generous wall-clock backstop (``WALL_PER_CPU_S *
+    cpu_seconds + WALL_SLACK_S``) covers a run that hangs without using the CPU. A run that
+    is stopped is reported (``timed_out``), not raised: what it wrote before is still there
+    to read.
 
     Raises:
         SimulationError: ngspice is missing.
     """
     exe = find_ngspice()
+    # ngspice parallelises device evaluation with OpenMP; the evaluator already runs one
+    # process per job, so more threads per process only oversubscribe the cores, and
+    # spinning idle threads burn CPU time (the drivers also say `set num_threads=1`).
+    env = dict(os.environ)
+    env.setdefault("OMP_NUM_THREADS", "1")
+    env.setdefault("OMP_WAIT_POLICY", "passive")
+    cpu = max(1, math.ceil(cpu_seconds))
+    command = [exe, "-b", script.name]
+    if os.name == "posix":
+        command = ["/bin/sh", "-c", f'ulimit -t {cpu} && exec "$0" "$@"', *command]
+    wall = WALL_PER_CPU_S * cpu + WALL_SLACK_S
+    stopped = f"ngspice used more than {cpu} s of CPU time and was stopped"
     try:
         proc = subprocess.run(
-            [exe, "-b", script.name],
+            command,
             cwd=workdir,
+            env=env,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=wall,
             check=False,
         )
     except subprocess.TimeoutExpired as err:
         out = err.stdout or ""
         if isinstance(out, bytes):
             out = out.decode(errors="replace")
-        return RunResult(None, f"{out}\nngspice ran longer than {timeout:.0f} s and was stopped")
-    return RunResult(proc.returncode, proc.stdout + proc.stderr)
+        return RunResult(None, f"{out}\nngspice ran longer than {wall:.0f} s and was stopped")
+    log = proc.stdout + proc.stderr
+    if proc.returncode in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU):
+        return RunResult(None, f"{log}\n{stopped}")
+    return RunResult(proc.returncode, log)
 
 
 @dataclass(frozen=True)
