@@ -153,6 +153,25 @@ def test_refuses_to_mix_designs(tmp_path):
         generate("ota3", tmp_path, replace_opts(n=1), progress=False)
 
 
+def test_provenance_is_recorded_and_checked(reference, tmp_path):
+    record = json.loads((reference / "ota3" / "refflow.json").read_text())
+    assert record["design"] == "ota3" and record["labels"] is None  # placement only
+    assert record["placement"]["seed"] == 0 and record["placement"]["weight"] == 10.0
+    assert record["placement"]["batch_size"] == 4
+    generate("ota3", tmp_path, replace_opts(n=1), progress=False)
+    with pytest.raises(MagicalPruneError, match="weight: 5.0 now, 10.0 recorded"):
+        generate("ota3", tmp_path, replace_opts(n=2, weight=5.0), progress=False)
+
+
+def test_labels_without_provenance_are_not_extended(tmp_path):
+    generate("ota3", tmp_path, replace_opts(n=1), progress=False)
+    design = tmp_path / "ota3"
+    (design / "refflow.json").unlink()  # as left by an older version, with a label
+    (design / "ota3_0" / "performance.txt").write_text("Offset_Voltage=1e-3\n")
+    with pytest.raises(MagicalPruneError, match="no refflow.json"):
+        generate("ota3", tmp_path, replace_opts(n=2), progress=False)
+
+
 def test_too_many_candidates(tmp_path):
     with pytest.raises(MagicalPruneError, match="distinct weightings"):
         generate("ota3", tmp_path, replace_opts(n=2**14 + 1), progress=False)
@@ -230,6 +249,11 @@ def test_committed_example_set_is_reproducible(tmp_path):
         assert set(perf) >= {"Offset_Voltage", "CMRR", "Gain"}
     for name in ("ota3.sp", "ota3.sym", "ota3.json", "ota3.channel"):
         assert (EXAMPLE / name).read_bytes() == (tmp_path / "ota3" / name).read_bytes()
+    # the recorded settings: the same placement settings, nominal labels
+    committed = json.loads((EXAMPLE / "refflow.json").read_text())
+    fresh = json.loads((tmp_path / "ota3" / "refflow.json").read_text())
+    assert committed["placement"] == fresh["placement"]
+    assert committed["labels"]["mismatch"] == 0.0
 
 
 # -- labelled runs (ngspice) ----------------------------------------------------------------
@@ -260,6 +284,31 @@ def test_labelled_layouts(labelled):
     # mismatch draw is seeded by the layout's folder name in both.
     again = evaluate_layouts([folder / "ota3_1"], LABELLED.mismatch, write=False)
     assert again[0].metrics == perf
+
+
+@pytest.mark.ngspice
+@needs_ngspice
+def test_labels_are_nominal_by_default_and_re_evaluated_at_the_recorded_scale(labelled, tmp_path):
+    from magical_prune.refflow.evaluator import evaluate_layouts, label_settings
+
+    record = json.loads((labelled / "ota3" / "refflow.json").read_text())
+    assert record["labels"]["mismatch"] == 0.0
+    assert record["labels"]["evaluator"] == json.loads(json.dumps(label_settings()))
+    # a folder labelled at another scale: re-evaluating it uses that scale by default
+    generate("ota3", tmp_path, replace(LABELLED, n=1, mismatch=0.5), progress=False)
+    folder = tmp_path / "ota3" / "ota3_0"
+    stored = magical.read_performance(folder / "performance.txt")
+    (again,) = evaluate_layouts([folder], write=False)
+    assert again.mismatch == 0.5 and again.metrics == stored
+    (nominal,) = evaluate_layouts([folder], 0.0, write=False)
+    assert nominal.metrics["Offset_Voltage"] != stored["Offset_Voltage"]
+    assert nominal.metrics == magical.read_performance(
+        labelled / "ota3" / "ota3_0" / "performance.txt"
+    )
+    runner = CliRunner()
+    result = runner.invoke(main, ["refflow", "evaluate", str(folder), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output.strip().splitlines()[-1])["mismatch"] == 0.5
 
 
 @pytest.mark.ngspice

@@ -25,14 +25,44 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
     return out
 
 
+def _warn_about_changed_evaluator(paths: list[Path]) -> None:
+    """Say when a design folder's labels were made with other evaluator settings: its
+    recorded mismatch scale is reused, but the new labels will differ from the stored ones."""
+    from magical_prune.refflow.evaluator import label_settings
+    from magical_prune.refflow.provenance import (
+        PROVENANCE_FILE,
+        evaluator_differences,
+        read_provenance,
+    )
+
+    current = label_settings()
+    seen: set[Path] = set()
+    for path in paths:
+        design_dir = (path if path.is_dir() else path.parent).resolve().parent
+        if design_dir in seen:
+            continue
+        seen.add(design_dir)
+        record = read_provenance(design_dir)
+        diffs = evaluator_differences(record, current) if record else []
+        if diffs:
+            click.echo(
+                f"warning: {design_dir / PROVENANCE_FILE}: its labels were made with other "
+                f"evaluator settings ({'; '.join(diffs[:3])}{'; ...' if len(diffs) > 3 else ''}), "
+                "so new labels will differ from the stored ones",
+                err=True,
+            )
+
+
 @click.command("evaluate")
 @click.argument("layouts", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--mismatch",
     type=click.FloatRange(min=0),
-    default=1.0,
-    show_default=True,
-    help="Scale of random Pelgrom mismatch (0: off; 1: A_VT = 3 mV·µm).",
+    default=None,
+    help="Scale of random Pelgrom mismatch (0: off, nominal; 1: A_VT = 3 mV·µm). Default: "
+    "the scale recorded in the design folder's refflow.json by refflow generate (so "
+    "re-evaluating reproduces the stored label), else 0. Nominal is the default because at "
+    "A_VT the random offset (~1 mV) swamps the placement-dependent one (tens of µV).",
 )
 @click.option(
     "--jobs",
@@ -54,7 +84,7 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def evaluate(
     layouts: tuple[Path, ...],
-    mismatch: float,
+    mismatch: float | None,
     jobs: int,
     bench: Path | None,
     companions: dict[str, Any],
@@ -77,6 +107,8 @@ def evaluate(
     from magical_prune.refflow.evaluator import METRICS, evaluate_layouts
 
     paths = _expand(layouts)
+    if mismatch is None:
+        _warn_about_changed_evaluator(paths)
     bar = None
     if not quiet and not as_json:
         from tqdm import tqdm
@@ -104,6 +136,7 @@ def evaluate(
                     "layout": str(result.layout),
                     "metrics": result.metrics,
                     "error": result.error,
+                    "mismatch": result.mismatch,
                 }
             )
         elif result.metrics is None:

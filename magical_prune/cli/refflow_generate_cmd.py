@@ -45,9 +45,13 @@ from magical_prune.cli._common import echo_json
 @click.option(
     "--mismatch",
     type=click.FloatRange(min=0),
-    default=1.0,
+    default=0.0,
     show_default=True,
-    help="Scale of random Pelgrom mismatch (0: off).",
+    help="Scale of random Pelgrom mismatch in the labels. 0: off, nominal post-layout "
+    "simulation like the paper's labels, so a label is what the placement decides. 1: the "
+    "published A_VT = 3 mV·µm (a realistic die); its random offset (~1 mV) is 30-100x the "
+    "placement-dependent one (tens of µV), so such labels hardly depend on the placement. "
+    "Recorded in OUT/<design>/refflow.json.",
 )
 @click.option(
     "--weight",
@@ -86,8 +90,13 @@ def generate(
     place.result, place.pin, place.connection, weight.txt and performance.txt, plus the
     design-level files in OUT/<design>/.
 
+    OUT/<design>/refflow.json records the settings the layouts and labels come from (seed,
+    weight, mismatch scale, evaluator constants, versions); `refflow evaluate` re-simulates
+    a layout with the recorded mismatch scale.
+
     Resumable: run the same command again after an interruption and only unfinished
-    layouts are done. Failed simulations are reported and left without performance.txt.
+    layouts are done; a rerun with other settings than the recorded ones is refused. Failed
+    simulations are reported and left without performance.txt (no label is invented).
     """
     from magical_prune.refflow.generate import GenerateOptions
     from magical_prune.refflow.generate import generate as run

@@ -21,7 +21,9 @@ make a model look good; sources in the modules named):
 * random mismatch (:mod:`.lde`): Pelgrom, A_VT = 3.0 mV·µm for the pair difference, drawn
   per layout from a seed derived from the design name and the layout id (the layout
   folder's name, e.g. ``ota1_17``; see :func:`layout_id`), scaled by ``mismatch``
-  (0 = off).
+  (0 = off, the default: at A_VT the random offset, ~1 mV, is 30-100x the offset the
+  placement decides, tens of µV, so labels meant to rank placements are nominal, like
+  the paper's PEX + Spectre labels).
 
 Testbench (per layout, the design's ``<name>.bench.json``): ideal supplies, bias voltages
 and currents, load capacitors; the inputs at the input common mode plus the differential
@@ -56,7 +58,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +68,7 @@ from magical_prune.circuit import Circuit, Device, DeviceType
 from magical_prune.errors import MagicalPruneError, SimulationError
 from magical_prune.placement import Placement
 from magical_prune.refflow.lde import GradientModel, delvto, device_shifts, layout_seed
-from magical_prune.refflow.parasitics import NetTree, WireModel, net_trees
+from magical_prune.refflow.parasitics import MIN_PIECE_UM, NetTree, WireModel, net_trees
 from magical_prune.refflow.spice import (
     capacitance,
     model_card,
@@ -85,6 +87,7 @@ __all__ = [
     "evaluate",
     "evaluate_layouts",
     "layout_id",
+    "label_settings",
     "METRICS",
 ]
 
@@ -137,6 +140,22 @@ _ONE_THREAD = "set num_threads=1"
 BATCH_OVERHEAD_S = 4.0
 #: CPU seconds allowed for the nominal operating point (one solve, once per design).
 NOMINAL_TIMEOUT_S = 30.0
+
+
+def label_settings(effects: LayoutEffects | None = None) -> dict[str, Any]:
+    """What a label depends on besides the placement, the design and the mismatch scale:
+    the evaluator's constants and simulator settings (recorded by ``refflow generate`` in
+    ``refflow.json``, so a folder's labels can be traced and re-evaluated alike)."""
+    effects = effects or LayoutEffects()
+    return {
+        "wires": asdict(effects.wires),
+        "gradients": asdict(effects.gradients),
+        "wire_parasitics": effects.wire_parasitics,
+        "min_wire_piece_um": MIN_PIECE_UM,
+        "ngspice_options": _OPTIONS,
+        "ac_sweep": {"decades": _DECADES, "points_per_decade": _PER_DECADE},
+        "models_sha256": hashlib.sha256(models_library().encode()).hexdigest(),
+    }
 
 
 def layout_id(placement: Placement) -> str:
@@ -472,7 +491,7 @@ class Evaluator:
     def evaluate(
         self,
         placements: Sequence[Placement],
-        mismatch: float = 1.0,
+        mismatch: float = 0.0,
         layout_ids: Sequence[str] | None = None,
         progress: Callable[[int], None] | None = None,
     ) -> list[dict[str, float] | None]:
@@ -480,7 +499,8 @@ class Evaluator:
 
         Args:
             placements: placements of this evaluator's design.
-            mismatch: scale of the random mismatch (0 = off, 1 = A_VT as documented).
+            mismatch: scale of the random mismatch (0 = off, the default: nominal labels;
+                1 = A_VT as documented).
             layout_ids: per placement, the id its mismatch seed derives from (default
                 :func:`layout_id`).
             progress: called with the number of layouts finished after each batch.
@@ -628,7 +648,7 @@ _EVALUATORS: dict[tuple[Any, ...], Evaluator] = {}
 def evaluate(
     placements: Sequence[Placement],
     design: Any,
-    mismatch: float = 1.0,
+    mismatch: float = 0.0,
     *,
     layout_ids: Sequence[str] | None = None,
     jobs: int = 1,
@@ -669,11 +689,13 @@ class LayoutResult:
         layout: the folder.
         metrics: the metrics written to ``performance.txt``, or None on failure.
         error: why it failed (None when it did not).
+        mismatch: the random-mismatch scale it was simulated with.
     """
 
     layout: Path
     metrics: dict[str, float] | None
     error: str | None = None
+    mismatch: float = 0.0
 
 
 def _bench_for(circuit: Circuit, layout: Path, bench: Path | None) -> Any:
@@ -698,7 +720,7 @@ def _bench_for(circuit: Circuit, layout: Path, bench: Path | None) -> Any:
 
 def evaluate_layouts(
     layouts: Sequence[str | os.PathLike[str]],
-    mismatch: float = 1.0,
+    mismatch: float | None = None,
     *,
     jobs: int = 1,
     companions: dict[str, Any] | None = None,
@@ -713,11 +735,17 @@ def evaluate_layouts(
     for every layout that simulated; a layout that failed keeps no stale label: its
     ``performance.txt`` is removed, and the reason is in the result. Layouts are grouped
     by design and each group is simulated in batches.
+
+    ``mismatch`` None (the default) takes, per layout, the scale recorded in its design
+    folder's ``refflow.json`` by ``refflow generate`` (so re-simulating a generated layout
+    reproduces its stored label), else 0 (nominal).
     """
     from magical_prune.adapters import magical
+    from magical_prune.refflow.provenance import recorded_mismatch
 
     results: dict[int, LayoutResult] = {}
-    groups: dict[tuple[int, str], tuple[Evaluator, list[int], list[Placement]]] = {}
+    groups: dict[tuple[int, str], tuple[Evaluator, dict[float, list[tuple[int, Placement]]]]] = {}
+    recorded: dict[Path, float] = {}
     for i, path in enumerate(layouts):
         layout = Path(path)
         placement = magical.load_placement(layout, **(companions or {}))
@@ -726,25 +754,29 @@ def evaluate_layouts(
         key = (id(topology), str(bench))
         if key not in groups:
             the_bench = _bench_for(topology, layout, Path(bench) if bench else None)
-            groups[key] = (
-                Evaluator(topology, the_bench, effects=effects, jobs=jobs),
-                [],
-                [],
-            )
-        groups[key][1].append(i)
-        groups[key][2].append(placement)
-    for evaluator, idx, placements in groups.values():
-        metrics = evaluator.evaluate(placements, mismatch, progress=progress)
-        for k, (i, res) in enumerate(zip(idx, metrics)):
-            layout = Path(layouts[i])
-            folder = layout if layout.is_dir() else layout.parent
-            target = folder / "performance.txt"
-            if write:
-                if res is not None:
-                    tmp = folder / f".performance.txt.{os.getpid()}"
-                    magical.write_performance(tmp, {m: res[m] for m in METRICS if m in res})
-                    os.replace(tmp, target)
-                elif target.exists():
-                    target.unlink()
-            results[i] = LayoutResult(layout, res, evaluator.failures.get(k))
+            groups[key] = (Evaluator(topology, the_bench, effects=effects, jobs=jobs), {})
+        scale = mismatch
+        if scale is None:
+            folder = (layout if layout.is_dir() else layout.parent).resolve()
+            if folder.parent not in recorded:
+                found = recorded_mismatch(folder)
+                recorded[folder.parent] = 0.0 if found is None else found
+            scale = recorded[folder.parent]
+        groups[key][1].setdefault(float(scale), []).append((i, placement))
+    for evaluator, by_scale in groups.values():
+        for scale, members in by_scale.items():
+            idx = [i for i, _ in members]
+            metrics = evaluator.evaluate([p for _, p in members], scale, progress=progress)
+            for k, (i, res) in enumerate(zip(idx, metrics)):
+                layout = Path(layouts[i])
+                folder = layout if layout.is_dir() else layout.parent
+                target = folder / "performance.txt"
+                if write:
+                    if res is not None:
+                        tmp = folder / f".performance.txt.{os.getpid()}"
+                        magical.write_performance(tmp, {m: res[m] for m in METRICS if m in res})
+                        os.replace(tmp, target)
+                    elif target.exists():
+                        target.unlink()
+                results[i] = LayoutResult(layout, res, evaluator.failures.get(k), scale)
     return [results[i] for i in range(len(layouts))]

@@ -4,7 +4,9 @@
 place.connection, weight.txt, performance.txt}`` for candidates ``k = 0..n-1`` plus the
 design-level files (netlist, ``.json``, ``.sym``, ``.symnet``, ``.channel``, bench) in
 ``out/ota3/``: the files the adapters read, so generated and real MAGICAL data take the same
-path downstream.
+path downstream. ``out/ota3/refflow.json`` records the settings the placements and labels
+came from (:mod:`.provenance`), among them the random-mismatch scale (default 0: nominal
+labels, decided by the placement, as the paper's).
 
 Determinism and resuming:
 
@@ -51,7 +53,12 @@ class GenerateOptions:
         seed: seed of the subset order and of the placer's initial placement.
         jobs: worker processes for placement and simulation.
         simulate: run the ngspice evaluator and write ``performance.txt``.
-        mismatch: scale of random Pelgrom mismatch in the evaluator (0 turns it off).
+        mismatch: scale of random Pelgrom mismatch in the labels. 0 (default): nominal
+            post-layout simulation, as the paper's labels (PEX + Spectre, no Monte Carlo),
+            so the label is what the placement decides; 1: the published A_VT, a realistic
+            die, whose random offset (~1 mV) is 30-100x the placement-dependent one (tens of
+            µV), so labels then hardly depend on the placement. Recorded in
+            ``refflow.json``.
         weight: the raised weight of a critical net (others weigh 1).
         batch_size: candidates per batched placement solve; part of the result's identity
             (same seed and batch size -> same bits), so keep the default to resume a run.
@@ -62,7 +69,7 @@ class GenerateOptions:
     seed: int = 0
     jobs: int = 1
     simulate: bool = True
-    mismatch: float = 1.0
+    mismatch: float = 0.0
     weight: float = 10.0
     batch_size: int = 64
     placer: PlacerConfig = field(default_factory=PlacerConfig)
@@ -284,6 +291,38 @@ def _copy_design_files(design: Any, out_dir: Path) -> None:
         os.replace(tmp, target)
 
 
+def _record_provenance(
+    out_dir: Path, name: str, options: GenerateOptions, listing: set[str]
+) -> None:
+    """Write (or check against) ``refflow.json``: the settings this folder's layouts and
+    labels come from. Refuses settings that differ from the recorded ones, and a folder
+    with labels but no record (made by an older version: its labels' settings are unknown)."""
+    from magical_prune.refflow import provenance
+
+    recorded = provenance.read_provenance(out_dir)
+    evaluator = simulator = None
+    if options.simulate:
+        from magical_prune.refflow.evaluator import label_settings
+        from magical_prune.refflow.spice import ngspice_version
+
+        evaluator, simulator = label_settings(), ngspice_version()
+    current = provenance.generation_record(name, options, evaluator, simulator)
+    path = out_dir / provenance.PROVENANCE_FILE
+    if recorded is None:
+        prefix = f"{name}_"
+        if any(
+            n.startswith(prefix) and (out_dir / n / "performance.txt").is_file() for n in listing
+        ):
+            raise MagicalPruneError(
+                f"{out_dir} holds labelled layouts but no {provenance.PROVENANCE_FILE}: "
+                "their settings (mismatch scale, evaluator) are unknown, so new labels "
+                "cannot be added to them; use a new output folder"
+            )
+    merged = provenance.merge_records(recorded, current, path)
+    if merged != recorded:
+        provenance.write_provenance(out_dir, merged, out_dir / STAGING)
+
+
 def _finished(out_dir: Path, name: str, simulate: bool, listing: set[str]) -> bool:
     if name not in listing:
         return False
@@ -343,6 +382,7 @@ def generate(
     _clear_staging(out_dir)
     _copy_design_files(loaded, out_dir)
     listing = {entry.name for entry in os.scandir(out_dir) if entry.is_dir()}
+    _record_provenance(out_dir, loaded.name, options, listing)
     todo_by_chunk: list[tuple[int, int, list[int]]] = []
     for start in range(0, total, options.batch_size):
         stop = min(start + options.batch_size, total)

@@ -31,6 +31,7 @@ __all__ = [
     "find_ngspice",
     "model_card",
     "models_library",
+    "ngspice_version",
     "read_raw",
     "resistance",
     "run_ngspice",
@@ -61,6 +62,21 @@ def find_ngspice() -> str:
     if found is None:
         raise SimulationError(_INSTALL_HINT)
     return found
+
+
+def ngspice_version() -> str:
+    """The simulator's version, e.g. ``ngspice-39`` (``unknown`` when it does not say).
+
+    Raises:
+        SimulationError: ngspice is not installed.
+    """
+    exe = find_ngspice()
+    try:
+        proc = subprocess.run([exe, "-v"], capture_output=True, text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return "unknown"
+    found = re.search(r"ngspice-[\w.+-]+", proc.stdout + proc.stderr)
+    return found.group(0) if found else "unknown"
 
 
 def models_library() -> str:
