@@ -4,7 +4,8 @@ For each design: ``-n`` placements from the reference placer (the generate subse
 critical nets), then the ngspice evaluator on ``--jobs`` processes
 
 * with mismatch off: the part of every metric the placement decides;
-* with mismatch at ``--mismatch`` (default 1, A_VT = 3 mV·µm): the labels generate writes.
+* with mismatch at ``--mismatch`` (default 1, A_VT = 3 mV·µm): the labels of a realistic
+  die (``refflow generate`` writes nominal labels, mismatch 0, by default).
 
 Prints labelled layouts per second (wall, and per CPU-second of ngspice plus this process
 times jobs, which is what the jobs reach on idle cores), the spread of |offset| and CMRR
