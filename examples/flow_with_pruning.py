@@ -44,8 +44,9 @@ candidate is written as a MAGICAL layout folder ``DIR/<design>/<design>_<k>/`` (
 design files beside them, so ``magical-prune score 'DIR/<design>/*'`` reads them), plus
 ``flow.jsonl`` (one line per candidate: decision, score, held out, result),
 ``summary.json``, and the hook's state (``hook_state/``, resumable with
-``PruneHook.resume``). Candidate ``k`` gets the same net weights and the same placement as
-layout ``<design>_<k>`` of ``magical-prune refflow generate`` with the same seed.
+``PruneHook.resume``). Candidate ``k`` gets the same net weights, placement and result as
+layout ``<design>_<k>`` of ``magical-prune refflow generate`` with the same seed and ``-n``
+(the placer solves the same chunks of 64 candidates).
 """
 
 from __future__ import annotations
