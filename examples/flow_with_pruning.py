@@ -91,6 +91,7 @@ class FlowOptions:
     refit_every: int = 16
     explore: float = 0.05
     background: bool = False
+    feedback: bool = True
     sim_group: int = 8
     out: Path | None = None
     log: Path | None = None
@@ -274,7 +275,7 @@ def run_flow(options: FlowOptions) -> FlowResult:
             if out_dir is not None:
                 _write_layout(out_dir / cand.name, placements[k], problem, tables[k], perf)
             placement = placements.pop(k)  # evaluated: the flow is done with it
-            if measure or perf is None:
+            if measure or perf is None or not options.feedback:
                 continue
             t0 = time.perf_counter()
             cand.fed_back = hook.update(placement, perf)
@@ -350,6 +351,7 @@ def run_flow(options: FlowOptions) -> FlowResult:
         ),
         "decided_before_first_finetune": sum(c.placed and c.model_version == 0 for c in cands),
         "background": options.background,
+        "feedback": options.feedback,
     }
     result = FlowResult(options, metric, model, cands, hook_info, held_out, timing, notes)
     if out_dir is not None:
@@ -622,6 +624,12 @@ def report(result: FlowResult) -> str:
     default=0.05,
     show_default=True,
     help="Share of would-be-pruned candidates kept anyway (unbiased feedback).",
+)
+@click.option(
+    "--feedback/--no-feedback",
+    default=True,
+    show_default=True,
+    help="Feed the kept candidates' results back to the hook (--no-feedback: the model as is).",
 )
 @click.option(
     "--background",

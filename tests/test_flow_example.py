@@ -187,3 +187,26 @@ def test_help_names_the_options():
     assert result.exit_code == 0
     for option in ("--design", "--model", "--target-for", "--holdout", "--json", "--out"):
         assert option in result.output
+
+
+def test_no_feedback_leaves_the_model_as_is(tiny):
+    result = CliRunner().invoke(
+        flow.main,
+        [
+            "-n",
+            "8",
+            "--model",
+            str(tiny.model),
+            "--min-results",
+            "2",
+            "--no-feedback",
+            "--jobs",
+            "1",
+            "--no-progress",
+            "--json",
+        ],  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.stdout.strip().splitlines()[-1])
+    assert s["simulated"] == s["kept"] > 0
+    assert s["hook"]["results_fed_back"] == s["hook"]["finetunes"] == 0
