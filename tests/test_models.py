@@ -250,3 +250,39 @@ def test_efficient_stages_can_come_from_json_metadata():
     assert all(torch.equal(from_json[k], default[k]) for k in default)
     with pytest.raises(MagicalPruneError, match="odd"):
         create_model("efficient", stages=[{"channels": 8, "kernel": 4}])
+
+
+def test_efficient_stem_has_its_own_weights_per_set():
+    """Stem output of depth entry j depends on feature set j only, and swapping two sets'
+    images changes the logits (a shared stem could tell sets apart only via padding)."""
+    torch.manual_seed(0)
+    model = create_model("efficient", image_size=32).eval()
+    x = batch(32, n=1).requires_grad_()
+    out = model.stem(x)  # (1, C, 6, h, w)
+    assert out.shape[2] == 6
+    for j in (0, 4):
+        (grad,) = torch.autograd.grad(out[:, :, j].sum(), x, retain_graph=True)
+        per_set = grad.abs().sum(dim=(0, 2, 3, 4))
+        assert per_set[j] > 0 and torch.count_nonzero(per_set) == 1
+    swapped = x.detach()[:, [0, 2, 1, 3, 4, 5]]
+    with torch.no_grad():
+        assert not torch.allclose(model(x.detach()), model(swapped))
+
+
+@pytest.mark.parametrize("stem", ["shared", "per_set"])
+def test_efficient_linear_head_cam_adds_up_to_the_logit(stem):
+    torch.manual_seed(0)
+    model = create_model("efficient", image_size=32, head="linear", stem=stem).eval()
+    x = batch(32, n=3)
+    with torch.no_grad():
+        logit = model(x)[:, 1] - model.fc.bias[1]
+        coarse = model.cam(x, upsample=False)
+    assert coarse.shape[:2] == (3, 6)
+    assert torch.allclose(coarse.mean(dim=(1, 2, 3)), logit, atol=1e-4)
+
+
+def test_efficient_rejects_unknown_head_or_stem():
+    with pytest.raises(MagicalPruneError, match="head"):
+        create_model("efficient", head="attention")
+    with pytest.raises(MagicalPruneError, match="stem"):
+        create_model("efficient", stem="none")
