@@ -617,6 +617,23 @@ def load_parent(
     return model, meta, record
 
 
+def finetune_config(
+    config: TrainConfig, model: nn.Module, parent_meta: Mapping[str, Any]
+) -> TrainConfig:
+    """The resolved settings of fine-tuning ``model`` (a parent with metadata
+    ``parent_meta``): architecture from the parent, fine-tuning defaults, and unless ``lr``
+    is given, the parent's learning rate times ``lr_scale``."""
+    ptrain = TrainConfig.from_dict(parent_meta.get("train_config") or {})
+    config = replace(config, arch=parent_meta["arch"],
+                     model_kwargs=dict(parent_meta.get("model_kwargs") or {}))  # fmt: skip
+    lr_given = config.lr is not None
+    config = resolve_config(config, model, finetune=True)
+    if not lr_given:
+        base = ptrain.lr if ptrain.lr is not None else config.lr
+        config = replace(config, lr=base * config.lr_scale)
+    return config
+
+
 def finetune(
     parent: str | os.PathLike[str] | tuple[nn.Module, Mapping[str, Any]],
     data: LabelledDataset,
@@ -650,13 +667,7 @@ def finetune(
     where = None if isinstance(parent, tuple) else parent
     check_fits(pmeta, image_size=data.image_size, channel_order=data.channel_order, path=where,
                data=data.data.path)  # fmt: skip
-    ptrain = TrainConfig.from_dict(pmeta.get("train_config") or {})
-    config = replace(config, arch=pmeta["arch"], model_kwargs=dict(pmeta.get("model_kwargs") or {}))
-    lr_given = config.lr is not None
-    config = resolve_config(config, model, finetune=True)
-    if not lr_given:
-        base = ptrain.lr if ptrain.lr is not None else config.lr
-        config = replace(config, lr=base * config.lr_scale)
+    config = finetune_config(config, model, pmeta)
     split = data.split(config.alpha, config.split_seed, config.test_fraction)
     train_pos = split.train if train_positions is None else np.asarray(train_positions)
     test_pos = split.test if test_positions is None else np.asarray(test_positions)

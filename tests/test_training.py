@@ -245,3 +245,19 @@ def test_fewshot_refuses_balanced_and_stored(trained, blob):
 def test_plot(trained, tmp_path):
     path = plot_history(trained.history, tmp_path / "curves.png", title="t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fewshot_head_only_fast_path_matches_full_finetuning(trained, blob):
+    """freeze="features": head inputs computed once give the figures of fine-tuning a
+    copy of the whole model with its features frozen, repeat by repeat."""
+    ds = LabelledDataset.open(blob)
+    cfg = replace(FAST, epochs=3, steps_per_epoch=2, freeze="features")
+    parent = (trained.model, trained.meta)
+    fast = fewshot(parent, ds, shots=8, repeats=3, seed=2, config=cfg, progress=False)
+    slow = fewshot(parent, ds, shots=8, repeats=3, seed=2, config=cfg, progress=False,
+                   fast=False)  # fmt: skip
+    assert fast["settings"]["head_only_fast_path"] and not slow["settings"]["head_only_fast_path"]
+    for a, b in zip(fast["repeats"], slow["repeats"]):
+        assert a["shot_ids"] == b["shot_ids"]
+        for key in ("tp", "fp", "tn", "fn"):
+            assert a[key] == b[key]
