@@ -366,7 +366,8 @@ def measure_for(cands: list[Candidate], metric: str) -> dict[str, Any]:
     The cut (critical value) is the worst 25% of the metric over the held-out candidates
     that have a result: their distribution stands for the design space's. With that cut
     every kept candidate the flow simulated can be labelled too, which gives a second,
-    larger-sample estimate of the FOR (``for_all_kept``).
+    larger-sample estimate of the FOR (``for_all_kept``; not independent of the first, and
+    it includes the candidates decided before the hook learnt anything).
     """
     from scipy.stats import binomtest
 
@@ -394,10 +395,12 @@ def measure_for(cands: list[Candidate], metric: str) -> dict[str, Any]:
     if kept:
         ci = binomtest(kept_bad, kept).proportion_ci(0.95, method="wilson")
         interval = [float(ci.low), float(ci.high)]
-    flow_kept = [c for c in cands if c.simulated_by_flow and c.performance
-                 and metric in c.performance]  # fmt: skip
-    all_bad = label_at(np.array([c.performance[metric] for c in flow_kept]), metric,  # type: ignore[index]
-                       labels.critical_value) if flow_kept else np.zeros(0)  # fmt: skip
+    flow_kept = [
+        c for c in cands if c.simulated_by_flow and c.performance and metric in c.performance
+    ]
+    flow_values = np.array([c.performance[metric] for c in flow_kept])  # type: ignore[index]
+    all_bad = label_at(flow_values, metric, labels.critical_value).astype(bool)
+    explored = np.array([c.explored for c in flow_kept], dtype=bool)
     out.update(
         {
             "critical_value": labels.critical_value,
@@ -414,6 +417,10 @@ def measure_for(cands: list[Candidate], metric: str) -> dict[str, Any]:
             else None,
             "for_all_kept": float(all_bad.mean()) if len(all_bad) else None,
             "all_kept": len(all_bad),
+            # the same without the candidates kept only to explore: the model's own keeps
+            "for_all_kept_not_explored": float(all_bad[~explored].mean())
+            if (~explored).any()
+            else None,
         }
     )
     return out
@@ -529,7 +536,8 @@ def report(result: FlowResult) -> str:
             "pruning",
             f"  bad pruned (recall)   {_pct(ho['bad_pruned'])}   good pruned "
             f"{_pct(ho['good_pruned'])}   prune rate {_pct(ho['prune_rate'])}",
-            f"  FOR over all {ho['all_kept']} kept (held-out cut): {_pct(ho['for_all_kept'])}",
+            f"  FOR over all {ho['all_kept']} kept (held-out cut): {_pct(ho['for_all_kept'])} "
+            f"({_pct(ho['for_all_kept_not_explored'])} without the explored ones)",
         ]
     else:
         lines.append(f"held-out sample: {ho.get('note')}")

@@ -131,33 +131,27 @@ def test_same_seed_same_figures(runs):
 
 
 def test_measure_for_by_hand():
-    """Eight held-out candidates, CMRR 1..8 dB: worst 25% = the two lowest (1, 2)."""
-    cands = []
-    for k, (cmrr, prune) in enumerate(
-        [
-            (1, True),
-            (2, False),
-            (3, False),
-            (4, True),
-            (5, False),
-            (6, False),
-            (7, False),
-            (8, True),
-        ]
-    ):
-        cands.append(
-            flow.Candidate(
-                k,
-                f"d_{k}",
-                [],
-                held_out=True,
-                placed=True,
-                prune=prune,
-                simulated_by_flow=not prune,
-                measured_only=prune,
-                performance={"CMRR": float(cmrr)},
-            )  # fmt: skip
-        )
+    """Eight held-out candidates, CMRR 1..8 dB: worst 25% = the two lowest (1, 2); the
+    kept one of CMRR 2 was kept only to explore, plus one kept outside the sample."""
+    decided = [(1, True), (2, False), (3, False), (4, True), (5, False), (6, False),
+               (7, False), (8, True)]  # fmt: skip
+    cands = [
+        flow.Candidate(
+            k,
+            f"d_{k}",
+            [],
+            held_out=True,
+            placed=True,
+            prune=prune,
+            explored=cmrr == 2,
+            simulated_by_flow=not prune,
+            measured_only=prune,
+            performance={"CMRR": float(cmrr)},
+        )  # fmt: skip
+        for k, (cmrr, prune) in enumerate(decided)
+    ]
+    cands.append(flow.Candidate(8, "d_8", [], held_out=False, placed=True, prune=False,
+                                simulated_by_flow=True, performance={"CMRR": 1.5}))  # fmt: skip
     ho = flow.measure_for(cands, "CMRR")
     assert ho["critical_value"] == 2.0
     assert (ho["kept"], ho["kept_bad"]) == (5, 1)  # kept: 2, 3, 5, 6, 7; bad kept: 2
@@ -165,7 +159,10 @@ def test_measure_for_by_hand():
     assert ho["base_rate"] == pytest.approx(2 / 8)
     assert ho["bad_pruned"] == pytest.approx(1 / 2)
     assert ho["good_pruned"] == pytest.approx(2 / 6)
-    assert ho["for_all_kept"] == pytest.approx(1 / 5)  # the flow simulated exactly the kept
+    # all kept by the flow: 2, 3, 5, 6, 7 and 1.5; bad (<= 2 dB): 2 and 1.5
+    assert ho["all_kept"] == 6
+    assert ho["for_all_kept"] == pytest.approx(2 / 6)
+    assert ho["for_all_kept_not_explored"] == pytest.approx(1 / 5)
 
 
 def test_bad_inputs_are_one_line_errors(tmp_path, tiny):
