@@ -92,6 +92,8 @@ class FlowOptions:
     explore: float = 0.05
     background: bool = False
     feedback: bool = True
+    freeze: str | None = None
+    finetune_epochs: int | None = None
     sim_group: int = 8
     out: Path | None = None
     log: Path | None = None
@@ -236,6 +238,8 @@ def run_flow(options: FlowOptions) -> FlowResult:
             refit_every=options.refit_every,
             explore=options.explore,
             background=options.background,
+            freeze=options.freeze,
+            epochs=options.finetune_epochs,
             seed=options.seed,
         ),
     )
@@ -352,6 +356,8 @@ def run_flow(options: FlowOptions) -> FlowResult:
         "decided_before_first_finetune": sum(c.placed and c.model_version == 0 for c in cands),
         "background": options.background,
         "feedback": options.feedback,
+        "freeze": options.freeze,
+        "finetune_epochs": options.finetune_epochs,
     }
     result = FlowResult(options, metric, model, cands, hook_info, held_out, timing, notes)
     if out_dir is not None:
@@ -638,6 +644,18 @@ def report(result: FlowResult) -> str:
     default=True,
     show_default=True,
     help="Feed the kept candidates' results back to the hook (--no-feedback: the model as is).",
+)
+@click.option(
+    "--freeze",
+    default=None,
+    help="Layers the hook's fine-tuning freezes: 'features' (head only) or a count "
+    "(default: the hook's, none).",
+)
+@click.option(
+    "--finetune-epochs",
+    type=int,
+    default=None,
+    help="Passes over the collected results per fine-tuning (default: the architecture's).",
 )
 @click.option(
     "--background",
