@@ -251,6 +251,10 @@ def describe_meta(meta: dict[str, Any], path: str, bundled: bool) -> list[str]:
     parent = meta.get("parent")
     if parent:
         lines.append(f"fine-tuned from: {parent.get('path') or parent.get('design') or '?'}")
+    if meta.get("reference_data"):
+        lines.append(f"reference data: {meta['reference_data']}")
+    if meta.get("created_by"):
+        lines.append(f"made by:        {meta['created_by']}")
     lines.append(f"package:        magical-prune {meta.get('package_version')}")
     return lines
 
