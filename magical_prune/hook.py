@@ -64,7 +64,7 @@ import numpy as np
 from magical_prune.errors import MagicalPruneError
 from magical_prune.features import FeatureStack, add_coordinate_channels
 from magical_prune.placement import Placement
-from magical_prune.predict import Predictor, calibrate_threshold, torch_threads
+from magical_prune.predict import NO_PRUNE, Predictor, calibrate_threshold, torch_threads
 
 __all__ = ["Decision", "HookConfig", "PruneHook", "weighted_rank_labels"]
 
@@ -107,6 +107,12 @@ class HookConfig:
             ``6 * size * size * 4`` bytes of features (98 KB at 64x64).
         explore: share of would-be-pruned candidates kept anyway (see the module docs).
         recalibrate: recalibrate the threshold after fine-tuning (needs a target FOR).
+        max_good_pruned: the most the recalibrated threshold may prune of the good results
+            (weighted). A model that reaches the target FOR only by pruning more than that
+            does not yet tell this design's good placements from its bad ones (it meets the
+            target by pruning nearly everything: measured on reference ota2 and ota4 after
+            16-32 results, 90% pruned at a FOR no better than random), so the hook then
+            prunes nothing until a later fine-tuning does better. ``None``: no limit.
         epochs: fine-tuning passes over the collected results (``None``: the
             architecture's fine-tuning default).
         lr: fine-tuning learning rate (``None``: the parent's times its fine-tuning scale).
@@ -127,6 +133,7 @@ class HookConfig:
     max_results: int | None = 4096
     explore: float = 0.05
     recalibrate: bool = True
+    max_good_pruned: float | None = 0.5
     epochs: int | None = None
     lr: float | None = None
     freeze: str | None = None
@@ -144,6 +151,10 @@ class HookConfig:
             raise MagicalPruneError("max_results must be at least min_results")
         if not 0.0 <= self.explore < 1.0:
             raise MagicalPruneError(f"explore must be in [0, 1), got {self.explore}")
+        if self.max_good_pruned is not None and not 0.0 <= self.max_good_pruned <= 1.0:
+            raise MagicalPruneError(
+                f"max_good_pruned must be in [0, 1], got {self.max_good_pruned}"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HookConfig:
@@ -538,8 +549,18 @@ class PruneHook:
             cal = calibrate_threshold(results.scores, labels, self.target_for, weights)
             calibration = cal.to_dict()
             threshold = cal.threshold
+            limit = self.config.max_good_pruned
             if not cal.feasible:
                 logger.warning("recalibration: %s; nothing will be pruned", cal.describe())
+            elif limit is not None and (cal.good_pruned or 0.0) > limit:
+                threshold = NO_PRUNE
+                calibration["uninformative"] = True
+                logger.warning(
+                    "recalibration: FOR <= %.1f%% needs pruning %.0f%% of the good results "
+                    "(limit %.0f%%): the model does not separate this design's placements yet; "
+                    "nothing will be pruned until a later fine-tuning does",
+                    100 * self.target_for, 100 * (cal.good_pruned or 0.0), 100 * limit,
+                )  # fmt: skip
         new_meta = {
             **meta,
             "threshold": threshold,

@@ -164,6 +164,31 @@ def test_feedback_triggers_fewshot_finetuning_and_recalibration(tiny, placements
     assert hook.version == 2
 
 
+def test_recalibration_that_would_prune_most_good_results_prunes_nothing(tiny, placements):
+    """Same feedback, same fine-tuning: with no limit the threshold is the calibrated one;
+    with a limit below the good results that threshold prunes, the hook prunes nothing."""
+    runs = {}
+    for limit in (None, 0.0):
+        hook = PruneHook(
+            tiny.model, target_for=0.2, config=quiet(min_results=8, max_good_pruned=limit)
+        )
+        for k in range(8):
+            hook(placements[k])
+            hook.update(placements[k], perf(tiny, k))
+        runs[limit] = hook
+    cal = runs[None].history[0]["calibration"]
+    assert cal["feasible"] and cal["good_pruned"] > 0.0  # keep-all FOR is 25%
+    assert runs[None].threshold == pytest.approx(cal["threshold"]) and runs[None].threshold <= 1
+    assert runs[0.0].history[0]["calibration"]["uninformative"] is True
+    assert runs[0.0].threshold > 1.0  # NO_PRUNE
+    assert not any(runs[0.0](p).prune for p in placements[8:20])
+
+
+def test_max_good_pruned_is_checked():
+    with pytest.raises(Exception, match="max_good_pruned"):
+        HookConfig(max_good_pruned=1.5)
+
+
 def test_fixed_threshold_is_not_recalibrated(tiny, placements):
     hook = PruneHook(tiny.model, threshold=0.42, config=quiet(min_results=8))
     for k in range(8):
