@@ -94,6 +94,7 @@ class FlowOptions:
     feedback: bool = True
     freeze: str | None = None
     finetune_epochs: int | None = None
+    max_good_pruned: float | None = 0.5
     sim_group: int = 8
     out: Path | None = None
     log: Path | None = None
@@ -240,6 +241,7 @@ def run_flow(options: FlowOptions) -> FlowResult:
             background=options.background,
             freeze=options.freeze,
             epochs=options.finetune_epochs,
+            max_good_pruned=options.max_good_pruned,
             seed=options.seed,
         ),
     )
@@ -656,6 +658,14 @@ def report(result: FlowResult) -> str:
     type=int,
     default=None,
     help="Passes over the collected results per fine-tuning (default: the architecture's).",
+)
+@click.option(
+    "--max-good-pruned",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="A recalibration that would prune more than this share of the good results "
+    "prunes nothing instead (the model does not know the design yet); 1 = no limit.",
 )
 @click.option(
     "--background",
