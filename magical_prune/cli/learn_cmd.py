@@ -28,6 +28,20 @@ def label_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+_DEVICE_OPTIONS = [
+    click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
+    click.option("--threads", type=click.IntRange(1), default=None,
+                 help="CPU threads for torch [default: torch's choice]."),
+]  # fmt: skip
+
+
+def device_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--device, --threads (where torch runs)."""
+    for opt in reversed(_DEVICE_OPTIONS):
+        func = opt(func)
+    return func
+
+
 def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the training loop shared by train, finetune and fewshot."""
     opts = [
@@ -43,9 +57,7 @@ def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seed of initialisation and batch order."),
         click.option("--split-seed", type=int, default=0, show_default=True,
                      help="Seed of the shuffle that defines the train/test split."),
-        click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True),
-        click.option("--threads", type=click.IntRange(1), default=None,
-                     help="CPU threads for torch [default: torch's choice]."),
+        *_DEVICE_OPTIONS,
         click.option("--quiet", "-q", is_flag=True, help="No progress bar or per-epoch lines."),
     ]  # fmt: skip
     for opt in reversed(opts):
@@ -215,13 +227,7 @@ def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: floa
               help="Decision threshold on P(prune) [default: the model's, 0.5].")  # fmt: skip
 @label_options
 @click.option("--split-seed", type=int, default=None, help="Split seed [default: the model's].")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option(
-    "--threads",
-    type=click.IntRange(1),
-    default=None,
-    help="CPU threads for torch [default: torch's choice].",
-)
+@device_options
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 def evaluate(model: Path, data: Path, split: str, threshold: float | None, metric: str | None,
              worst_percent: float | None, balanced: bool | None, split_seed: int | None,
@@ -294,13 +300,7 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
 )
 @click.option("--worst-percent", type=click.FloatRange(0, 100, min_open=True, max_open=True),
               default=25.0, show_default=True, help="Share of the shots labelled 1.")  # fmt: skip
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option(
-    "--threads",
-    type=click.IntRange(1),
-    default=None,
-    help="CPU threads for torch [default: torch's choice].",
-)
+@device_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--details", type=_OUT, default=None, help="Write every repeat as JSON to this file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
