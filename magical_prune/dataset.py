@@ -140,6 +140,7 @@ class DataSetWriter:
     def __post_init__(self) -> None:
         self.path = Path(self.path)
         self._tmp = self.path.with_name(self.path.name + ".tmp")
+        self.content_hash: str | None = None  # set by close()
         self._file = h5py.File(self._tmp, "w", libver="v108", track_order=False)
         c, s = len(self.channel_order), self.image_size
         self._images = self._file.create_dataset(
@@ -231,6 +232,7 @@ class DataSetWriter:
             **self.attrs,
             "content_hash": self._hash.hexdigest(names, metrics, labels),
         }
+        self.content_hash = str(attrs["content_hash"])
         for key in sorted(attrs):
             f.attrs[key] = _attr_value(attrs[key])
         f.close()
@@ -406,8 +408,7 @@ def build_dataset(
         **(attrs or {}),
     }
     worker = _Rasterize(load, size, rasterizer)
-    writer = DataSetWriter(Path(out), size, IMAGE_NAMES, meta)
-    try:
+    with DataSetWriter(Path(out), size, IMAGE_NAMES, meta) as writer:
         bar = tqdm(total=len(todo), desc="layouts", unit="layout", disable=not progress)
         for (lid, _), (images, err) in zip(todo, _map(worker, [p for _, p in todo], jobs)):
             bar.update()
@@ -427,13 +428,8 @@ def build_dataset(
             "failed_ids": [f.layout_id for f in failed_sorted],
             "failed_reasons": [f.reason for f in failed_sorted],
         }
-        path = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    with h5py.File(path, "r") as f:
-        digest = str(f.attrs["content_hash"])
-    return BuildReport(path, len(layouts), len(writer._ids), failed_sorted, columns, digest)
+    return BuildReport(writer.path, len(layouts), len(writer._ids), failed_sorted, columns,
+                       writer.content_hash)  # fmt: skip
 
 
 def _map(worker: Callable[[Path], Any], items: Sequence[Path], jobs: int) -> Iterator[Any]:
@@ -479,21 +475,14 @@ def import_groups(
         raise MagicalPruneError(f"scale must be positive, got {scale}")
     meta = {"image_size": h, "intensity_scale": scale, "feature_config": None,
             "stored_from": "UT-AnLay", **(attrs or {})}  # fmt: skip
-    writer = DataSetWriter(Path(out), h, IMAGE_NAMES, meta, stored_labels=True)
-    try:
+    with DataSetWriter(Path(out), h, IMAGE_NAMES, meta, stored_labels=True) as writer:
         for start in range(0, n, LOAD_BLOCK):
             block = images_nhwc[start : start + LOAD_BLOCK].astype(np.float32) * np.float32(scale)
             block = np.ascontiguousarray(block.transpose(0, 3, 1, 2))
             writer.add_many(
                 ids[start : start + LOAD_BLOCK], block, labels[start : start + LOAD_BLOCK]
             )
-        path = writer.close()
-    except BaseException:
-        writer.abort()
-        raise
-    with h5py.File(path, "r") as f:
-        digest = str(f.attrs["content_hash"])
-    return BuildReport(path, n, n, [], [], digest)
+    return BuildReport(writer.path, n, n, [], [], writer.content_hash)
 
 
 # -- reading ------------------------------------------------------------------------------
