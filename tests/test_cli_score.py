@@ -11,24 +11,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from pruning_fixtures import SIZE, assets
+from pruning_fixtures import SIZE
 
 from magical_prune.adapters.magical import load_placement
 from magical_prune.checkpoint import read_checkpoint, save_checkpoint
 from magical_prune.cli import main
 from magical_prune.features import IMAGE_NAMES
 from magical_prune.models import create_model
-from magical_prune.predict import Predictor
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return assets(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def predictor(tiny):
-    return Predictor.load(tiny.model)
 
 
 def run(*args):

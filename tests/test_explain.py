@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from pruning_fixtures import SIZE, assets
+from pruning_fixtures import SIZE
 
 from magical_prune.adapters.magical import load_placement
 from magical_prune.circuit import Circuit, Device, DeviceType
@@ -15,16 +15,6 @@ from magical_prune.features import IMAGE_NAMES, FeatureStack, extract
 from magical_prune.models import create_model
 from magical_prune.placement import Placement
 from magical_prune.predict import Predictor
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return assets(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def predictor(tiny):
-    return Predictor.load(tiny.model)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from pruning_fixtures import assets
 
 pytestmark = [
     pytest.mark.ngspice,
@@ -37,11 +36,6 @@ def _load_example():
 
 
 flow = _load_example()
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return assets(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

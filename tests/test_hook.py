@@ -10,18 +10,13 @@ import threading
 import numpy as np
 import pytest
 import torch
-from pruning_fixtures import SIZE, assets
+from pruning_fixtures import SIZE
 
 from magical_prune import Decision, Predictor, PruneHook
 from magical_prune.adapters.magical import load_placement, read_performance
 from magical_prune.features import FeatureStack, extract
 from magical_prune.hook import HookConfig, weighted_rank_labels
 from magical_prune.labels import label_by_rank
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return assets(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pruning_fixtures import SIZE, assets
+from pruning_fixtures import SIZE
 
 from magical_prune import predict
 from magical_prune.adapters.magical import load_placement
@@ -26,16 +26,6 @@ from magical_prune.predict import (
     calibrate_threshold,
     for_curve,
 )
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return assets(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def predictor(tiny):
-    return Predictor.load(tiny.model)
 
 
 def save_variant(path, tiny, **meta_changes):
