@@ -661,7 +661,7 @@ def report(result: FlowResult) -> str:
 )
 @click.option(
     "--max-good-pruned",
-    type=float,
+    type=click.FloatRange(0, 1),
     default=0.5,
     show_default=True,
     help="A recalibration that would prune more than this share of the good results "

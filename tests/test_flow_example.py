@@ -171,6 +171,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny):
     result = runner.invoke(flow.main, ["--model", str(tiny.model), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "--force" in result.stderr
     assert (tmp_path / "ota4" / "keep.txt").read_text() == "mine"
+    result = runner.invoke(flow.main, ["--model", str(tiny.model), "--max-good-pruned", "1.5"])
+    assert result.exit_code == 2 and "--max-good-pruned" in result.stderr
 
 
 def test_help_names_the_options():
