@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,7 +105,7 @@ def _epoch_printer(to_err: bool) -> Callable[[dict[str, Any]], None]:
                 "  FOR n/a" if r.get("test_for") is None else f"  FOR {100 * r['test_for']:.1f}%"
             )
         line += f"  ({r['seconds']:.1f} s, {r['samples_per_s']:.0f} layouts/s)"
-        tqdm.write(line, file=click.get_text_stream("stderr" if to_err else "stdout"))
+        tqdm.write(line, file=sys.stderr if to_err else sys.stdout)
 
     return show
 
