@@ -448,16 +448,23 @@ def test_evaluate_command(ota1, tmp_path: Path) -> None:
         magical.write_connection(
             folder / "place.connection", {n.name: n.pins for n in c.nets.values()}
         )
-    (out / "ota1_1" / "performance.txt").write_text("Offset_Voltage=1\n")  # stale: replaced
+    (out / "ota1_1" / "performance.txt").write_text("Offset_Voltage=1\n")  # a label: kept
     runner = CliRunner()
-    result = runner.invoke(main, ["refflow", "evaluate", str(out), "--json", "--mismatch", "0"])
+    args = ["refflow", "evaluate", str(out), "--json", "--mismatch", "0"]
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2 and "use --force" in refused.output
+    assert "ota1_1" in refused.output and not (out / "ota1_0" / "performance.txt").exists()
+    assert (out / "ota1_1" / "performance.txt").read_text() == "Offset_Voltage=1\n"
+    result = runner.invoke(main, [*args, "--force"])  # stale: replaced
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert [Path(d["layout"]).name for d in lines] == ["ota1_0", "ota1_1"]
     assert all(d["error"] is None for d in lines)
     stored = magical.read_performance(out / "ota1_1" / "performance.txt")
     assert stored == lines[1]["metrics"] and stored["Offset_Voltage"] != 1
-    text = runner.invoke(main, ["refflow", "evaluate", str(out / "ota1_0"), "-q"])
+    before = (out / "ota1_0" / "performance.txt").stat().st_mtime_ns
+    text = runner.invoke(main, ["refflow", "evaluate", str(out / "ota1_0"), "-q", "--no-write"])
     assert text.exit_code == 0 and "Offset_Voltage=" in text.output
+    assert (out / "ota1_0" / "performance.txt").stat().st_mtime_ns == before
     missing = runner.invoke(main, ["refflow", "evaluate", str(tmp_path / "nope")])
     assert missing.exit_code == 2

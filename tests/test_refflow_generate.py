@@ -306,7 +306,7 @@ def test_labels_are_nominal_by_default_and_re_evaluated_at_the_recorded_scale(la
         labelled / "ota3" / "ota3_0" / "performance.txt"
     )
     runner = CliRunner()
-    result = runner.invoke(main, ["refflow", "evaluate", str(folder), "--json"])
+    result = runner.invoke(main, ["refflow", "evaluate", str(folder), "--json", "--no-write"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output.strip().splitlines()[-1])["mismatch"] == 0.5
 

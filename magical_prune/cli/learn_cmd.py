@@ -304,11 +304,13 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
 @device_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--details", type=_OUT, default=None, help="Write every repeat as JSON to this file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --details file.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float | None,
             freeze: str | None, epochs: int | None, steps_per_epoch: int, lr: float | None,
             seed: int, split_seed: int, metric: str | None, worst_percent: float, device: str,
-            threads: int | None, as_json: bool, details: Path | None, quiet: bool) -> None:  # fmt: skip
+            threads: int | None, as_json: bool, details: Path | None, force: bool,
+            quiet: bool) -> None:  # fmt: skip
     """The paper's few-shot transfer protocol (Sec. IV-D) of MODEL on DATA.
 
     Per repeat: draw --shots layouts outside the test set, label them by rank among
@@ -322,7 +324,7 @@ def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float |
 
     _check_device(device, threads)
     if details is not None:
-        check_output(details, True)
+        check_output(details, force)
     ds = _open(data, metric, worst_percent, False, True)
     config = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, lr_scale=lr_scale,
                          freeze=freeze, split_seed=split_seed, device=device)  # fmt: skip

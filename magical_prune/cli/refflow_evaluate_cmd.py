@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from magical_prune.cli._common import companion_options, echo_json
+from magical_prune.errors import MagicalPruneError
 
 
 def _expand(paths: tuple[Path, ...]) -> list[Path]:
@@ -23,6 +24,22 @@ def _expand(paths: tuple[Path, ...]) -> list[Path]:
         else:
             out.append(path)
     return out
+
+
+def _refuse_existing_labels(paths: list[Path]) -> None:
+    """Stop before any simulation when a layout already has a label and --force is not given:
+    a performance.txt may be the only copy of a real simulation's result."""
+    existing = [
+        target
+        for path in paths
+        if (target := (path if path.is_dir() else path.parent) / "performance.txt").exists()
+    ]
+    if existing:
+        more = f" (and {len(existing) - 1} more)" if len(existing) > 1 else ""
+        raise MagicalPruneError(
+            f"{existing[0]} exists{more}; use --force to replace it, or --no-write to only "
+            "print the metrics"
+        )
 
 
 def _warn_about_changed_evaluator(paths: list[Path]) -> None:
@@ -80,6 +97,12 @@ def _warn_about_changed_evaluator(paths: list[Path]) -> None:
     "else the bundled design of the same name.",
 )
 @companion_options
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace existing performance.txt files (and remove those of layouts that fail).",
+)
+@click.option("--no-write", "no_write", is_flag=True, help="Only print the metrics; write no file.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per layout and line.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def evaluate(
@@ -88,16 +111,18 @@ def evaluate(
     jobs: int,
     bench: Path | None,
     companions: dict[str, Any],
+    force: bool,
+    no_write: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
     """Re-simulate LAYOUT folders (or place.result files, or a design folder of layouts)
     with ngspice and write each one's performance.txt.
 
-    performance.txt is this command's output file: it is overwritten without asking (the
-    previous label is replaced by the new simulation). A layout whose simulation fails is
-    reported, its performance.txt is removed (no stale label is kept) and the others go on;
-    the exit status is then 1.
+    An existing performance.txt is replaced only with --force (without it the command
+    stops before simulating; --no-write prints the metrics and writes nothing). A layout
+    whose simulation fails is reported and the others go on; the exit status is then 1.
+    With --force its old performance.txt is removed (no stale label is kept).
 
     Metrics: Offset_Voltage (V, signed, input-referred), CMRR (dB at the testbench's
     cmrr_frequency, 1 MHz for the bundled designs), Gain (dB, DC), UGF (Hz). The mismatch
@@ -107,6 +132,8 @@ def evaluate(
     from magical_prune.refflow.evaluator import METRICS, evaluate_layouts
 
     paths = _expand(layouts)
+    if not no_write and not force:
+        _refuse_existing_labels(paths)
     if mismatch is None:
         _warn_about_changed_evaluator(paths)
     bar = None
@@ -122,6 +149,7 @@ def evaluate(
             companions=companions,
             bench=bench,
             progress=bar.update if bar is not None else None,
+            write=not no_write,
         )
     finally:
         if bar is not None:

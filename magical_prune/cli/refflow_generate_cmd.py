@@ -67,6 +67,12 @@ from magical_prune.cli._common import echo_json
     show_default=True,
     help="Candidates per batched placement solve (keep it fixed to resume a run).",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace unfinished layout folders even when they hold other files than those "
+    "generate writes, or layout files that differ from the new ones (edited by hand).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def generate(
@@ -79,6 +85,7 @@ def generate(
     mismatch: float,
     weight: float,
     batch_size: int,
+    force: bool,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -97,6 +104,9 @@ def generate(
     Resumable: run the same command again after an interruption and only unfinished
     layouts are done; a rerun with other settings than the recorded ones is refused. Failed
     simulations are reported and left without performance.txt (no label is invented).
+    Redoing an unfinished layout removes only files generate wrote: a layout folder holding
+    other files is refused before any work, one with hand-edited layout files is kept and
+    reported (--force replaces both). Finished layouts are never touched.
     """
     from magical_prune.refflow.generate import GenerateOptions
     from magical_prune.refflow.generate import generate as run
@@ -110,7 +120,7 @@ def generate(
         weight=weight,
         batch_size=batch_size,
     )
-    summary = run(design, out, options, progress=not quiet and not as_json)
+    summary = run(design, out, options, progress=not quiet and not as_json, force=force)
     if as_json:
         echo_json(summary.as_dict())
         return

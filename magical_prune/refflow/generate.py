@@ -18,6 +18,9 @@ Determinism and resuming:
   when complete, so a folder that exists is whole. A layout is finished when its folder
   holds ``performance.txt`` (or, with ``simulate=False``, when the folder exists); a rerun
   skips finished layouts and redoes the rest, including layouts whose simulation failed.
+- redoing an unfinished layout replaces only what generate wrote itself: a folder holding
+  any other file (``notes.txt``) is refused before any work, and one whose layout files
+  differ from the new ones (edited by hand) is kept and reported, unless ``force``.
 """
 
 from __future__ import annotations
@@ -191,6 +194,7 @@ def _finish(
     out_dir: str,
     options: GenerateOptions,
     items: Sequence[tuple[int, LegalLayout]],
+    force: bool = False,
 ) -> list[tuple[int, bool, str | None]]:
     """Write, (simulate,) and commit layout folders. Returns ``(k, simulated, failure)``."""
     from magical_prune.adapters import magical
@@ -241,11 +245,62 @@ def _finish(
         elif options.simulate:
             failure = f"simulation failed, no label written ({reasons.get(i, 'no reason given')})"
         final = ctx.out_dir / ctx.layout_name(k)
-        if final.exists():  # an unfinished folder of an earlier run: replace it
-            shutil.rmtree(final)
+        if final.exists():  # an unfinished folder of an earlier run
+            kept = _replace_unfinished(final, folder, force)
+            if kept is not None:
+                shutil.rmtree(folder)
+                out.append((k, False, kept))
+                continue
         os.rename(folder, final)
         out.append((k, result is not None, failure))
     return out
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """Entries of a layout folder that generate does not write (a user's files)."""
+    return sorted(
+        e.name
+        for e in os.scandir(folder)
+        if e.name not in LAYOUT_FILES or not e.is_file(follow_symlinks=False)
+    )
+
+
+def _replace_unfinished(final: Path, staged: Path, force: bool) -> str | None:
+    """Clear an unfinished layout folder for its new version, removing only files generate
+    wrote itself (byte-identical to the new ones); returns why it was kept instead."""
+    if force:
+        shutil.rmtree(final)
+        return None
+    foreign = _foreign_entries(final)
+    if foreign:
+        return f"kept {final}: it holds {foreign[0]}, not written by refflow generate (--force)"
+    for name in LAYOUT_FILES:
+        old, new = final / name, staged / name
+        if old.exists() and not (new.is_file() and filecmp.cmp(old, new, shallow=False)):
+            return (
+                f"kept {final}: its {name} differs from this run's (edited by hand, or made "
+                "by another version); use --force to replace it"
+            )
+    for name in LAYOUT_FILES:
+        (final / name).unlink(missing_ok=True)
+    try:
+        final.rmdir()
+    except OSError as err:  # a file appeared meanwhile: keep it
+        return f"kept {final}: {err.strerror} (--force)"
+    return None
+
+
+def _check_unfinished(out_dir: Path, names: Iterable[str]) -> None:
+    """Refuse, before any work, to redo unfinished layout folders holding a user's files."""
+    held = [(n, f) for n in names for f in _foreign_entries(out_dir / n)[:1]]
+    if held:
+        name, entry = held[0]
+        more = f" (and {len(held) - 1} more folders)" if len(held) > 1 else ""
+        raise MagicalPruneError(
+            f"{out_dir / name} holds {entry}, which refflow generate did not write; that "
+            f"unfinished layout would be redone and replaced{more}: move the file away, or "
+            "use --force to replace such folders"
+        )
 
 
 def _simulate(
@@ -343,6 +398,7 @@ def generate(
     *,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
+    force: bool = False,
 ) -> GenerateSummary:
     """Place (and label) candidates of a design's net-weight space into ``out/<design>/``.
 
@@ -354,12 +410,15 @@ def generate(
         progress: show a tqdm progress bar.
         report: called with a one-line message for each failed layout (default: printed
             above the progress bar).
+        force: replace unfinished layout folders even when they hold files generate did
+            not write, or layout files that differ from the new ones.
 
     Returns:
         A :class:`GenerateSummary`. Failed layouts are reported and counted; the run goes on.
 
     Raises:
-        MagicalPruneError: unknown design, bad options, ngspice missing.
+        MagicalPruneError: unknown design, bad options, ngspice missing, an unfinished
+            layout folder holding a user's file (without ``force``).
     """
     from tqdm import tqdm
 
@@ -394,6 +453,9 @@ def generate(
         summary.already_done += (stop - start) - len(todo)
         if todo:
             todo_by_chunk.append((start, stop, todo))
+    if not force:
+        redo = (ctx.layout_name(k) for _, _, todo in todo_by_chunk for k in todo)
+        _check_unfinished(out_dir, (n for n in redo if n in listing))
 
     say = report
     bar = tqdm(
@@ -433,9 +495,9 @@ def generate(
             for start, stop, todo in todo_by_chunk:
                 items = placed(_place_chunk(*args, start, stop, todo))
                 for group in _groups(items, 8):
-                    record(_finish(*args, group))
+                    record(_finish(*args, group, force))
         else:
-            _run_parallel(args, todo_by_chunk, options.jobs, placed, record)
+            _run_parallel(args, todo_by_chunk, options.jobs, placed, record, force)
     finally:
         bar.close()
     staging = out_dir / STAGING
@@ -451,6 +513,7 @@ def _run_parallel(
     jobs: int,
     placed: Callable[[list[tuple[int, LegalLayout | str]]], list[tuple[int, LegalLayout]]],
     record: Callable[[list[tuple[int, bool, str | None]]], None],
+    force: bool = False,
 ) -> None:
     """Placement chunks and write/simulate groups on a process pool. Simulation groups are
     small so that the ngspice work of one chunk spreads over all workers."""
@@ -477,7 +540,7 @@ def _run_parallel(
                         items = placed(result)
                         size = max(1, min(8, math.ceil(len(items) / jobs)))
                         for group in _groups(items, size):
-                            running[pool.submit(_finish, *args, group)] = "finish"
+                            running[pool.submit(_finish, *args, group, force)] = "finish"
                     else:
                         record(result)
                 feed()
