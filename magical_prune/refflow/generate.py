@@ -518,7 +518,11 @@ def _run_parallel(
     """Placement chunks and write/simulate groups on a process pool. Simulation groups are
     small so that the ngspice work of one chunk spreads over all workers."""
     pending_chunks = list(chunks)
-    with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
+    from magical_prune._workers import die_with_parent
+
+    # Workers die with this process, also when it is killed with SIGKILL (no cleanup).
+    pool_args = {"initializer": die_with_parent, "initargs": (os.getpid(),)}
+    with cf.ProcessPoolExecutor(max_workers=jobs, **pool_args) as pool:
         running: dict[cf.Future[Any], str] = {}
 
         def feed() -> None:
