@@ -4,29 +4,36 @@ Reads what analog flows write for a design: ``subckt``/``topckt`` ... ``ends`` c
 ``\\`` continuation lines, ``//`` and ``*`` comments, ``simulator lang=`` switches, and
 instances ``name (terminals) master key=value ...`` whose numbers carry SI suffixes
 (``120.0n``, ``60u``, ``10meg``). SPICE decks (``.subckt``/``.ends``, ``+`` continuations,
-element letters ``M``/``C``/``R``/``X``) are read by the same code: the dialect is taken
-from the content and from ``simulator lang=`` lines.
+element letters) are read by the same code: the dialect is taken from the content and from
+``simulator lang=`` lines. Parameter values may be expressions (``multi=(1)``,
+``w=(2*wp)``, ``w='2*wn'``) over ``parameters``/``.param`` names and sub-circuit
+parameters; they are evaluated by :mod:`magical_prune.adapters._expr`, never by ``eval``.
 
 A top cell that instantiates other cells of the file is flattened: devices are named by
 their instance path (``X1/M0``) and nets inside a sub-cell get the same prefix (``X1/net3``)
 unless they are ports (mapped to the parent's nets) or global (``0``, ``gnd!``, ``global``
-declarations). The device type comes from the model name (see
-:meth:`~magical_prune.circuit.DeviceType.from_model`), from ``model``/``.model`` cards of the
-file, or from a ``types`` mapping the caller gives (device name -> type), which wins.
+declarations). What each instance is (sub-circuit, device, or an element the tool does not
+model) is decided by :mod:`magical_prune.adapters._elements` once the whole file is read;
+the elements left out are listed in :attr:`Circuit.unmodelled` and in one warning.
+
+A malformed statement inside a sub-circuit is reported only when that sub-circuit is used
+(the top cell or one it instantiates), so one broken library cell does not block the rest.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import re
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from magical_prune.adapters._elements import Instance, Tables, note_model, resolve
+from magical_prune.adapters._expr import Scope, evaluate, parse_number
 from magical_prune.adapters._text import read_text
 from magical_prune.circuit import Circuit, Device, DeviceType
-from magical_prune.errors import MagicalPruneError, ParseError
+from magical_prune.errors import MagicalPruneError, MagicalPruneWarning, ParseError
 
 __all__ = ["read_netlist", "parse_netlist", "parse_number", "NETLIST_SUFFIXES"]
 
@@ -35,71 +42,17 @@ PathLike = str | os.PathLike[str]
 #: File suffixes recognised as netlists by discovery and the CLI.
 NETLIST_SUFFIXES: tuple[str, ...] = (".sp", ".scs", ".spice", ".cir", ".spi")
 
-# Spectre suffixes are case-sensitive (M = mega, m = milli); SPICE ones are not (m = milli,
-# meg = mega) and SPICE ignores letters after the scale factor (``1pF``). Scales are powers
-# of ten applied in the decimal text, so ``120n`` reads as exactly the float of ``120e-9``.
-_SPECTRE_EXP = {
-    "T": 12, "G": 9, "M": 6, "K": 3, "k": 3, "_": 0, "%": -2, "c": -2,
-    "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18,
-}  # fmt: skip
-_SPICE_EXP = {"t": 12, "g": 9, "k": 3, "m": -3, "u": -6, "n": -9, "p": -12, "f": -15, "a": -18}
-_NUMBER = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)([A-Za-z_%]*)")
-_TOKEN = re.compile(r'(?:[^\s()"]*"[^"]*")+[^\s()"]*|\(|\)|[^\s()"]+')
-
-#: Masters that are not layout devices: sources, probes and analyses of a testbench.
-_NOT_DEVICES = frozenset(
-    str.split(
-        "vsource isource vcvs vccs ccvs cccs pvcvs pvccs pccvs pcccs iprobe port bsource "
-        "dc ac tran noise sp stb xf pz pss pac pnoise hb info options set alter altergroup "
-        "montecarlo sweep check checklimit assert save ic nodeset"
-    )
-)
-#: Statements that are skipped wherever they occur.
+#: Statements that are skipped wherever they occur (``parameters`` is read separately).
 _SPECTRE_SKIP = frozenset(
     str.split(
-        "parameters include ahdl_include library endlibrary section endsection real "
+        "include ahdl_include library endlibrary section endsection real "
         "statistics process mismatch vary correlate truncate export paramset"
     )
 )
-_SPICE_ELEMENT_TYPES = {"C": DeviceType.CAP, "R": DeviceType.RES}
-
-
-def parse_number(text: str, spice: bool = False) -> float | None:
-    """A number with an optional scale suffix (``60u`` -> 6e-05), or None if ``text`` is
-    not a plain number (an expression or a parameter name)."""
-    m = _NUMBER.fullmatch(text)
-    if m is None:
-        return None
-    mantissa, suffix = m.group(1), m.group(2)
-    exp: int | None = 0
-    if suffix and spice:
-        low = suffix.lower()
-        if low.startswith("mil"):
-            value = float(mantissa) * 25.4e-6
-            return value if math.isfinite(value) else None
-        exp = 6 if low.startswith("meg") else _SPICE_EXP.get(low[0], 0)
-    elif suffix:
-        exp = 6 if suffix.lower() == "meg" else _SPECTRE_EXP.get(suffix)
-    if exp is None:
-        return None
-    if "e" in mantissa.lower():
-        value = float(mantissa) * 10.0**exp
-    else:
-        value = float(f"{mantissa}e{exp}")
-    return value if math.isfinite(value) else None
-
-
-@dataclass
-class _Instance:
-    name: str
-    terminals: list[str]
-    master: str  # model or sub-circuit name ("" for SPICE C/R given only a value)
-    params: dict[str, float]
-    raw: dict[str, str]
-    line: int
-    letter: str = ""  # SPICE element letter, "" in Spectre syntax
-    #: SPICE ``C1 a b word 1p``: ``word`` is a model if a model card names it, else a terminal
-    last_may_be_model: bool = False
+#: Opening characters of a value that runs to its matching closing character.
+_CLOSERS = {"(": ")", "{": "}", '"': '"', "'": "'"}
+#: Most unmodelled elements named in the warning (the rest are counted).
+_NAMED_IN_WARNING = 12
 
 
 @dataclass
@@ -108,14 +61,18 @@ class _Cell:
     ports: list[str]
     line: int
     explicit_top: bool = False
-    instances: list[_Instance] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+    #: default parameters ``(name, text, spice)``: header ``w=1u`` and ``parameters`` inside
+    params: list[tuple[str, str, bool]] = field(default_factory=list)
+    #: the first malformed statement, raised only when the cell is used
+    error: ParseError | None = None
 
 
 @dataclass
 class _Netlist:
     cells: dict[str, _Cell] = field(default_factory=dict)
-    toplevel: list[_Instance] = field(default_factory=list)
-    model_types: dict[str, DeviceType] = field(default_factory=dict)
+    toplevel: _Cell = field(default_factory=lambda: _Cell("", [], 0))
+    tables: Tables = field(default_factory=Tables)
     globals: set[str] = field(default_factory=lambda: {"0"})
 
 
@@ -152,9 +109,10 @@ def _statements(text: str, path: PathLike) -> list[tuple[int, str, bool]]:
         pending = []
         if not statement:
             continue
-        # Spectre `statistics { ... }` and similar blocks hold no devices.
+        # Spectre `statistics { ... }` and similar blocks hold no devices; a statement
+        # whose braces balance (`w={2*wn}`) is not a block.
         opened, closed = statement.count("{"), statement.count("}")
-        if brace_depth or opened:
+        if brace_depth or opened > closed:
             brace_depth = max(0, brace_depth + opened - closed)
             continue
         low = statement.lower()
@@ -178,83 +136,150 @@ def _looks_like_spice(text: str) -> bool:
     return re.search(r"(?im)^\s*\.(subckt|ends|end|model|param|global|include)\b", text) is not None
 
 
-def _tokens(statement: str) -> list[str]:
-    return _TOKEN.findall(re.sub(r"\s*=\s*", "=", statement))
+def _closing(text: str, i: int, path: PathLike, lineno: int) -> int:
+    """Index after the character that closes the quote, parenthesis or brace at ``text[i]``."""
+    opener, closer = text[i], _CLOSERS[text[i]]
+    if opener == closer:
+        end = text.find(closer, i + 1)
+        if end >= 0:
+            return end + 1
+    else:
+        depth = 0
+        for j in range(i, len(text)):
+            depth += (text[j] == opener) - (text[j] == closer)
+            if depth == 0:
+                return j + 1
+    raise ParseError(f"unclosed {opener!r} in {text[i : i + 24]!r}", path, lineno)
 
 
-def _split_params(
-    tokens: list[str], spice: bool
-) -> tuple[list[str], dict[str, str], dict[str, float]]:
+def _tokens(statement: str, path: PathLike, lineno: int) -> list[str]:
+    """Words, ``(`` and ``)``; a quoted word and a value ``key=(...)``, ``key='...'``,
+    ``key={...}`` stay one token even with spaces inside."""
+    text = re.sub(r"\s*=\s*", "=", statement)
+    tokens: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c.isspace():
+            i += 1
+            continue
+        if c in "()":
+            tokens.append(c)
+            i += 1
+            continue
+        start = i
+        while i < n and not text[i].isspace() and text[i] not in "()":
+            if text[i] in "\"'{":
+                i = _closing(text, i, path, lineno)
+            elif text[i] == "=" and i + 1 < n and text[i + 1] in _CLOSERS:
+                i = _closing(text, i + 1, path, lineno)
+            else:
+                i += 1
+        tokens.append(text[start:i])
+    return tokens
+
+
+def _split_params(tokens: list[str]) -> tuple[list[str], dict[str, str]]:
     positional: list[str] = []
     raw: dict[str, str] = {}
-    numeric: dict[str, float] = {}
     for tok in tokens:
         key, eq, value = tok.partition("=")
         if eq and key:
             raw[key] = value
-            number = parse_number(value, spice)
-            if number is not None:
-                numeric[key] = number
         elif tok.lower() != "params:":
             positional.append(tok)
-    return positional, raw, numeric
+    return positional, raw
+
+
+def _is_boundary(head: str, spice: bool) -> bool:
+    """Whether a statement starting with ``head`` opens or closes a cell (or ends the deck)."""
+    if spice:
+        return head in (".subckt", ".ends", ".end")
+    return head in ("subckt", "topckt", "ends", "inline")
+
+
+def _structural(head: str, tokens: list[str], spice: bool) -> str | None:
+    """``open``/``close``/``end`` for statements that shape the cells, else None."""
+    if spice:
+        return {".subckt": "open", ".ends": "close", ".end": "end"}.get(head)
+    if head == "inline" and len(tokens) > 1 and tokens[1].lower() == "subckt":
+        return "open"
+    return {"subckt": "open", "topckt": "open", "ends": "close"}.get(head)
 
 
 def _parse(text: str, path: PathLike) -> _Netlist:
     netlist = _Netlist()
     cell: _Cell | None = None
-    seen_title = False
     for lineno, statement, spice in _statements(text, path):
-        tokens = _tokens(statement)
+        here = cell if cell is not None else netlist.toplevel
+        head = statement.split(None, 1)[0].lower() if statement.split() else ""
+        try:
+            tokens = _tokens(statement, path, lineno)
+        except ParseError as err:
+            if _is_boundary(head, spice):
+                raise
+            here.error = here.error or err
+            continue
         if not tokens:
             continue
-        head = tokens[0].lower()
-        if spice and head.startswith("."):
-            if head == ".subckt":
-                cell = _open_cell(netlist, cell, tokens[1:], lineno, path, spice, False)
-            elif head == ".ends":
-                cell = _close_cell(cell, tokens[1:], lineno, path)
-            elif head == ".model" and len(tokens) >= 3:
-                _note_model(netlist, tokens[1], tokens[2].lower(), {}, spice)
-            elif head == ".global":
-                netlist.globals.update(tokens[1:])
-            elif head == ".end":
-                break
+        shape = _structural(head, tokens, spice)
+        if shape == "open":
+            if head == "inline":
+                tokens = tokens[1:]
+            explicit = head == "topckt"
+            cell = _open_cell(netlist, cell, tokens[1:], lineno, path, spice, explicit)
             continue
-        if not spice:
-            if head == "inline" and len(tokens) > 1 and tokens[1].lower() == "subckt":
-                tokens, head = tokens[1:], "subckt"
-            if head in ("subckt", "topckt"):
-                cell = _open_cell(netlist, cell, tokens[1:], lineno, path, spice, head == "topckt")
-                continue
-            if head == "ends":
-                cell = _close_cell(cell, tokens[1:], lineno, path)
-                continue
-            if head == "global":
-                netlist.globals.update(t for t in tokens[1:] if t not in "()")
-                continue
-            if head == "model":
-                if len(tokens) >= 3:
-                    _, raw, _ = _split_params(tokens[3:], spice)
-                    _note_model(netlist, tokens[1], tokens[2].lower(), raw, spice)
-                continue
-            if head in _SPECTRE_SKIP:
-                continue
-        elif cell is None and not seen_title and lineno == 1:
-            seen_title = True  # a SPICE deck's first line is its title
+        if shape == "close":
+            cell = _close_cell(cell, tokens[1:], lineno, path)
             continue
-        instance = _instance(tokens, lineno, path, spice)
-        if instance is None:
-            continue
-        target = cell.instances if cell is not None else netlist.toplevel
-        if cell is not None and any(i.name == instance.name for i in cell.instances):
-            raise ParseError(
-                f"instance {instance.name!r} is defined twice in {cell.name!r}", path, lineno
-            )
-        target.append(instance)
+        if shape == "end":
+            break
+        if spice and lineno == 1 and cell is None and not head.startswith("."):
+            continue  # a SPICE deck's first line is its title
+        try:
+            _statement(netlist, here, tokens, lineno, path, spice)
+        except ParseError as err:
+            here.error = here.error or err
     if cell is not None:
         raise ParseError(f"sub-circuit {cell.name!r} is never closed (no 'ends')", path, cell.line)
     return netlist
+
+
+def _statement(
+    netlist: _Netlist, here: _Cell, tokens: list[str], lineno: int, path: PathLike, spice: bool
+) -> None:
+    """Read one statement that is not a cell boundary into ``here`` (a cell or file level)."""
+    head = tokens[0].lower()
+    if head in ("parameters", ".param", ".params"):
+        _, raw = _split_params(tokens[1:])
+        here.params.extend((k, v, spice) for k, v in raw.items())
+        return
+    if spice and head.startswith("."):
+        if head == ".model" and len(tokens) >= 3:
+            _, raw = _split_params(tokens[3:])
+            note_model(netlist.tables, tokens[1], tokens[2], raw)
+        elif head == ".global":
+            netlist.globals.update(tokens[1:])
+        return
+    if not spice:
+        if head == "global":
+            netlist.globals.update(t for t in tokens[1:] if t not in "()")
+            return
+        if head == "model":
+            if len(tokens) >= 3:
+                _, raw = _split_params(tokens[3:])
+                note_model(netlist.tables, tokens[1], tokens[2], raw)
+            return
+        if head in _SPECTRE_SKIP:
+            return
+    instance = _instance(tokens, lineno, path, spice)
+    if instance is None:
+        return
+    if here.name and any(i.name == instance.name for i in here.instances):
+        raise ParseError(
+            f"instance {instance.name!r} is defined twice in {here.name!r}", path, lineno
+        )
+    here.instances.append(instance)
 
 
 def _open_cell(
@@ -272,7 +297,7 @@ def _open_cell(
             path,
             lineno,
         )
-    positional, _, _ = _split_params(tokens, spice)
+    positional, raw = _split_params(tokens)
     names = [t for t in positional if t not in "()"]
     if not names:
         raise ParseError("sub-circuit without a name", path, lineno)
@@ -283,7 +308,9 @@ def _open_cell(
             path, lineno,
         )  # fmt: skip
     new = _Cell(name, names[1:], lineno, explicit_top)
+    new.params.extend((k, v, spice) for k, v in raw.items())
     netlist.cells[name] = new
+    netlist.tables.ports[name] = len(new.ports)
     return new
 
 
@@ -295,39 +322,14 @@ def _close_cell(cell: _Cell | None, tokens: list[str], lineno: int, path: PathLi
     return None
 
 
-def _note_model(
-    netlist: _Netlist, name: str, kind: str, raw: Mapping[str, str], spice: bool
-) -> None:
-    """Remember the device type a ``model`` card declares for its name."""
-    kind_type = {"nmos": DeviceType.NMOS, "pmos": DeviceType.PMOS, "c": DeviceType.CAP,
-                 "cap": DeviceType.CAP, "capacitor": DeviceType.CAP, "r": DeviceType.RES,
-                 "res": DeviceType.RES, "resistor": DeviceType.RES}.get(kind)  # fmt: skip
-    polarity = raw.get("type", "").lower()
-    if kind_type is None and polarity in ("n", "p"):
-        kind_type = DeviceType.NMOS if polarity == "n" else DeviceType.PMOS
-    if kind_type is None:
-        kind_type = DeviceType.from_model(kind)
-    if kind_type is not None:
-        netlist.model_types[name] = kind_type
-
-
-def _instance(tokens: list[str], lineno: int, path: PathLike, spice: bool) -> _Instance | None:
+def _instance(tokens: list[str], lineno: int, path: PathLike, spice: bool) -> Instance | None:
     name = tokens[0]
-    if name in "()":
+    if name in "()" or "=" in name:
         raise ParseError(f"unexpected {name!r} at the start of a statement", path, lineno)
     rest = tokens[1:]
     if spice:
-        letter = name[0].upper()
-        if letter not in "MCRX":
-            return None  # sources, diodes, controlled sources: not layout devices we image
-        if "(" in rest:
-            rest = [t for t in rest if t not in "()"]
-        positional, raw, numeric = _split_params(rest, spice)
-        if letter in "CR":
-            return _spice_passive(name, letter, positional, raw, numeric, lineno, path)
-        if len(positional) < 2:
-            raise ParseError(f"instance {name!r} needs terminals and a model name", path, lineno)
-        return _Instance(name, positional[:-1], positional[-1], numeric, raw, lineno, letter)
+        positional, raw = _split_params([t for t in rest if t not in "()"])
+        return Instance(name, positional, "", raw, lineno, name[0].upper())
     if rest and rest[0] == "(":
         try:
             close = rest.index(")")
@@ -337,7 +339,7 @@ def _instance(tokens: list[str], lineno: int, path: PathLike, spice: bool) -> _I
         after = rest[close + 1 :]
         if "(" in terminals or ")" in after or "(" in after:
             raise ParseError(f"instance {name!r}: unbalanced parentheses", path, lineno)
-        positional, raw, numeric = _split_params(after, spice)
+        positional, raw = _split_params(after)
         if not positional:
             raise ParseError(f"instance {name!r} has no model or sub-circuit name", path, lineno)
         if len(positional) > 1:
@@ -346,81 +348,53 @@ def _instance(tokens: list[str], lineno: int, path: PathLike, spice: bool) -> _I
                 path,
                 lineno,
             )
-        return _Instance(name, terminals, positional[0], numeric, raw, lineno)
+        return Instance(name, terminals, positional[0], raw, lineno)
     if "(" in rest or ")" in rest:
         raise ParseError(f"instance {name!r}: misplaced parentheses", path, lineno)
-    positional, raw, numeric = _split_params(rest, spice)
+    positional, raw = _split_params(rest)
     if not positional:
         if raw:
             return None  # `name key=value`: an options-like statement, not an instance
         raise ParseError(
             f"statement {name!r} is not an instance (no model or sub-circuit)", path, lineno
         )
-    return _Instance(name, positional[:-1], positional[-1], numeric, raw, lineno)
+    return Instance(name, positional[:-1], positional[-1], raw, lineno)
 
 
-def _spice_passive(
-    name: str,
-    letter: str,
-    positional: list[str],
-    raw: dict[str, str],
-    numeric: dict[str, float],
-    lineno: int,
-    path: PathLike,
-) -> _Instance:
-    """``C1 a b [bulk] [model] [value]``: the value is the trailing number, the model the
-    trailing word when a model card or the name's pattern says it is one."""
-    pos = list(positional)
-    value = parse_number(pos[-1], True) if pos else None
-    if value is not None:
-        pos.pop()
-        numeric.setdefault("c" if letter == "C" else "r", value)
-    master = ""
-    if len(pos) == 4 or (len(pos) == 3 and (value is None or DeviceType.from_model(pos[2]))):
-        master = pos.pop()
-    if len(pos) not in (2, 3):
-        raise ParseError(
-            f"{name!r}: expected 2 or 3 terminals, a model and/or a value", path, lineno
-        )
-    return _Instance(name, pos, master, numeric, raw, lineno, letter, len(pos) == 3)
+@dataclass
+class _Flat:
+    """What flattening collects: devices and the elements left out."""
+
+    netlist: _Netlist
+    types: Mapping[str, DeviceType] | None
+    path: PathLike
+    globals_scope: Scope
+    devices: list[Device] = field(default_factory=list)
+    unmodelled: dict[str, str] = field(default_factory=dict)
 
 
-def _device_type(
-    instance: _Instance,
-    flat_name: str,
-    netlist: _Netlist,
-    types: Mapping[str, DeviceType] | None,
-    path: PathLike,
-) -> DeviceType | None:
-    if types is not None and flat_name in types:
-        return types[flat_name]
-    master = instance.master
-    found = netlist.model_types.get(master) if master else None
-    if found is None and master:
-        found = DeviceType.from_model(master)
-    if found is None and instance.letter:
-        found = _SPICE_ELEMENT_TYPES.get(instance.letter)
-    if found is None:
-        if master.lower() in _NOT_DEVICES or instance.name.lower() in _NOT_DEVICES:
-            return None
-        raise ParseError(
-            f"unknown model {master!r} of {flat_name!r}: not a sub-circuit of this file and "
-            "its name says no device type (give a types file, e.g. --types design.json)",
-            path, instance.line,
-        )  # fmt: skip
-    return found
+def _values(raw: Mapping[str, str], spice: bool, scope: Scope) -> dict[str, float]:
+    """The parameters that are numbers or arithmetic over known names."""
+    out = {}
+    for key, text in raw.items():
+        value = evaluate(text, spice, scope.get)
+        if value is not None:
+            out[key] = value
+    return out
 
 
 def _flatten(
-    netlist: _Netlist,
-    instances: list[_Instance],
+    flat: _Flat,
+    cell: _Cell,
     prefix: str,
     netmap: Mapping[str, str],
     stack: tuple[str, ...],
-    types: Mapping[str, DeviceType] | None,
-    path: PathLike,
-    out: list[Device],
+    scope: Scope,
 ) -> None:
+    if cell.error is not None:
+        raise cell.error
+    netlist, path = flat.netlist, flat.path
+
     def net(name: str) -> str:
         if name in netmap:
             return netmap[name]
@@ -428,34 +402,36 @@ def _flatten(
             return name
         return prefix + name
 
-    for inst in instances:
+    for inst in cell.instances:
         flat_name = prefix + inst.name
-        if inst.last_may_be_model and inst.terminals[-1] in netlist.model_types:
-            inst = replace(inst, terminals=inst.terminals[:-1], master=inst.terminals[-1])
-        sub = netlist.cells.get(inst.master)
-        if sub is not None and inst.letter in ("", "X"):
+        element = resolve(inst, flat_name, netlist.tables, flat.types, path)
+        if element.kind == "skip":
+            continue
+        if element.kind == "unmodelled":
+            flat.unmodelled[flat_name] = element.what
+            continue
+        params = _values({**element.values, **inst.raw}, inst.spice, scope)
+        if element.kind == "cell":
+            sub = netlist.cells[element.master]
             if sub.name in stack:
                 chain = " -> ".join((*stack, sub.name))
                 raise ParseError(f"sub-circuit instantiates itself ({chain})", path, inst.line)
-            if len(inst.terminals) != len(sub.ports):
+            if len(element.terminals) != len(sub.ports):
                 raise ParseError(
-                    f"instance {inst.name!r} of {sub.name!r} has {len(inst.terminals)} "
+                    f"instance {inst.name!r} of {sub.name!r} has {len(element.terminals)} "
                     f"terminals, the sub-circuit has {len(sub.ports)} ports",
                     path, inst.line,
                 )  # fmt: skip
-            child = dict(zip(sub.ports, (net(t) for t in inst.terminals)))
-            _flatten(
-                netlist, sub.instances, flat_name + "/", child, (*stack, sub.name), types, path, out
-            )
+            child = Scope(flat.globals_scope)
+            for key, value in params.items():
+                child.set(key, value, inst.spice)
+            child.define(sub.params, skip=frozenset(params))
+            nets = dict(zip(sub.ports, (net(t) for t in element.terminals)))
+            _flatten(flat, sub, flat_name + "/", nets, (*stack, sub.name), child)
             continue
-        if inst.letter == "X":
-            raise ParseError(
-                f"{inst.name!r} instantiates unknown sub-circuit {inst.master!r}", path, inst.line
-            )
-        device_type = _device_type(inst, flat_name, netlist, types, path)
-        if device_type is None:
-            continue
-        n = len(inst.terminals)
+        device_type = element.device_type
+        assert device_type is not None  # resolve() types every "device"
+        n = len(element.terminals)
         if device_type.is_mos and n not in (3, 4):
             raise ParseError(
                 f"MOS {inst.name!r} needs terminals (D G S B), got {n}", path, inst.line
@@ -466,8 +442,8 @@ def _flatten(
                 path,
                 inst.line,
             )
-        nets = tuple(net(t) for t in inst.terminals)
-        out.append(Device(flat_name, device_type, nets, inst.master, dict(inst.params)))
+        nets_of = tuple(net(t) for t in element.terminals)
+        flat.devices.append(Device(flat_name, device_type, nets_of, element.master, params))
 
 
 def _choose_top(netlist: _Netlist, top: str | None, path: PathLike) -> _Cell | None:
@@ -482,20 +458,38 @@ def _choose_top(netlist: _Netlist, top: str | None, path: PathLike) -> _Cell | N
     explicit = [c for c in cells.values() if c.explicit_top]
     if len(explicit) == 1:
         return explicit[0]
-    used = {i.master for c in cells.values() for i in c.instances if i.master != c.name}
+    used = {i.callee for c in cells.values() for i in c.instances if i.callee != c.name}
     candidates = [c for c in cells.values() if c.name not in used]
+    if len(candidates) > 1:
+        in_bench = {i.callee for i in netlist.toplevel.instances}
+        tested = [c for c in candidates if c.name in in_bench]
+        candidates = tested if len(tested) == 1 else candidates
+    if len(candidates) != 1:
+        # a malformed line may hide the instance that decides the top cell: report it
+        for broken in (*cells.values(), netlist.toplevel):
+            if broken.error is not None:
+                raise broken.error
     if not candidates:
         raise ParseError("every sub-circuit is instantiated by another: no top cell", path)
     if len(candidates) > 1:
-        in_bench = {i.master for i in netlist.toplevel}
-        tested = [c for c in candidates if c.name in in_bench]
-        if len(tested) == 1:
-            return tested[0]
         names = ", ".join(c.name for c in candidates)
         raise MagicalPruneError(
-            f"several top-level sub-circuits ({names}); choose one (top=NAME)", path
+            f"several top-level sub-circuits ({names}); choose one with --top NAME", path
         )
     return candidates[0]
+
+
+def _warn_unmodelled(unmodelled: Mapping[str, str], path: PathLike) -> None:
+    names = [f"{name} ({what})" for name, what in unmodelled.items()]
+    shown = ", ".join(names[:_NAMED_IN_WARNING])
+    more = f" and {len(names) - _NAMED_IN_WARNING} more" if len(names) > _NAMED_IN_WARNING else ""
+    warnings.warn(
+        MagicalPruneWarning(
+            f"{os.fspath(path)}: {len(names)} element(s) the tool does not model are left out "
+            f"of the circuit: {shown}{more}"
+        ),
+        stacklevel=3,
+    )
 
 
 def parse_netlist(
@@ -507,31 +501,44 @@ def parse_netlist(
 ) -> Circuit:
     """Build the :class:`~magical_prune.circuit.Circuit` of a netlist text.
 
+    Elements the tool does not model (sources, diodes, bipolars, inductors, ...) are left
+    out, listed in ``Circuit.unmodelled`` and named in a :class:`MagicalPruneWarning`.
+
     Args:
         text: Spectre or SPICE netlist.
         path: file name for messages (and the circuit name of a netlist with no sub-circuit).
         top: the top cell; by default the ``topckt``, else the one sub-circuit no other
             instantiates (a testbench instance at file level breaks a tie).
-        types: device name (flattened, ``X1/M0``) -> type; wins over the model name and
-            makes an unknown model name acceptable.
+        types: device name (flattened, ``X1/M0``) or model name -> type; wins over the
+            model name's pattern and makes an unknown model name acceptable.
 
     Raises:
-        ParseError: malformed statement, unknown model, wrong terminal count, recursion.
+        ParseError: malformed statement in a used cell, unknown model, wrong terminal
+            count, recursion.
     """
     netlist = _parse(text, path)
     cell = _choose_top(netlist, top, path)
-    devices: list[Device] = []
+    globals_scope = Scope()
+    globals_scope.define(netlist.toplevel.params)
+    flat = _Flat(netlist, types, path, globals_scope)
     if cell is None:
-        _flatten(netlist, netlist.toplevel, "", {}, (), types, path, devices)
+        _flatten(flat, netlist.toplevel, "", {}, (), globals_scope)
         name, ports = Path(str(path)).stem or "netlist", ()
     else:
-        _flatten(netlist, cell.instances, "", {}, (cell.name,), types, path, devices)
+        scope = Scope(globals_scope)
+        scope.define(cell.params)
+        _flatten(flat, cell, "", {}, (cell.name,), scope)
         name, ports = cell.name, tuple(cell.ports)
-    if not devices:
+    if not flat.devices:
         where = f"sub-circuit {name!r}" if cell is not None else "the netlist"
-        raise ParseError(f"{where} has no devices", path, cell.line if cell else None)
+        left = f" ({len(flat.unmodelled)} element(s) not modelled)" if flat.unmodelled else ""
+        raise ParseError(f"{where} has no devices{left}", path, cell.line if cell else None)
+    if flat.unmodelled:
+        _warn_unmodelled(flat.unmodelled, path)
     try:
-        return Circuit.from_devices(name, devices, ports, source=os.fspath(path))
+        return Circuit.from_devices(
+            name, flat.devices, ports, source=os.fspath(path), unmodelled=dict(flat.unmodelled)
+        )
     except MagicalPruneError as err:
         raise err.at(path) from None
 

@@ -208,6 +208,8 @@ class Circuit:
         channel_overrides: sub-circuit ids per device from a ``.channel`` file; devices it
             names take these instead of the automatic classification.
         source: file the circuit was read from, for messages.
+        unmodelled: elements of the netlist left out because the images have no type for
+            them (sources, diodes, bipolars, ...): flattened name -> what it is.
     """
 
     name: str
@@ -217,6 +219,7 @@ class Circuit:
     symmetry: Symmetry = field(default_factory=Symmetry)
     channel_overrides: dict[str, tuple[int, ...]] | None = None
     source: str | None = None
+    unmodelled: dict[str, str] = field(default_factory=dict)
     _subcircuits: dict[str, tuple[int, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
     )

@@ -42,6 +42,11 @@ class MagicalPruneError(Exception):
         return type(self)(self.message, path, line if line is not None else self.line)
 
 
+class MagicalPruneWarning(UserWarning):
+    """Input that was read but partly left unused (netlist elements the tool does not
+    model); the command line prints it as one ``warning: ...`` line and carries on."""
+
+
 class ParseError(MagicalPruneError):
     """A file of the flow could not be read as its format says."""
 

@@ -4,6 +4,7 @@ error (a malformed file must never surface as a ValueError, IndexError or traceb
 from __future__ import annotations
 
 import contextlib
+import math
 import shutil
 import tempfile
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from magical_prune.adapters import discovery, magical, spectre
+from magical_prune.adapters import _expr, discovery, magical, spectre
 from magical_prune.adapters._text import decode
 from magical_prune.errors import MagicalPruneError
 
@@ -35,6 +36,28 @@ M9 (tail OUT 0 0) nch_lvt m=2 \\
 ends top
 """
 
+#: the syntax of real netlists: expressions, PDK device sub-circuits, unmodelled elements
+REAL = """parameters wp=2u k=(3)
+subckt cell a b
+parameters wl=(wp/2)
+M0 (a b a 0) nch w=(k*wp) l=wl multi=(1) \\
+  m=(2)
+ends cell
+topckt top INP OUT
+X1 (INP OUT) cell wp=4u
+Q1 (OUT INP 0) npn
+V0 (INP 0) vsource dc=1
+ends top
+simulator lang=spice
+.param wn='1u*2'
+.subckt pdk d g s
+xm8 d g s s nch_hvt_mac w='wn' l={100n}
+xr47 d g s rppolywo_m lr=1u
+xc1 d s cfmom_2t
+I0 d s 1u
+.ends pdk
+"""
+
 PARSERS = {
     "place.result": (magical.parse_place_result, (LAYOUT / "place.result").read_text()),
     "place.pin": (magical.parse_pin_shapes, (LAYOUT / "place.pin").read_text()),
@@ -47,11 +70,13 @@ PARSERS = {
     "tiny.channel": (magical.parse_channels, (TINY / "tiny.channel").read_text()),
     "tiny.sp": (spectre.parse_netlist, (TINY / "tiny.sp").read_text()),
     "hier.sp": (spectre.parse_netlist, HIERARCHICAL),
+    "real.sp": (spectre.parse_netlist, REAL),
 }
 
 #: Tokens that break files in interesting ways.
 NASTY = ["nan", "-inf", "1e999", "0", "-1", "(", ")", "((", "\\", "//", "*", "+", "=", "{",
-         "}", '"', "subckt", "ends", ".subckt", ".ends", "topckt", "X1", "M0", "1e-400",
+         "(1)", "=(", "'", "(2*1u)", "w=(", "xm1", "nch_mac", "I0", "Q1", "npn", "parameters",
+         ".param", "}", '"', "subckt", "ends", ".subckt", ".ends", "topckt", "X1", "M0", "1e-400",
          "\n", "\n\n", "", "null", "[]", "{}", "[1]", "99999999999999999999999", "\x00"]  # fmt: skip
 
 _SPLIT = st.sampled_from([" ", "\n"])
@@ -87,6 +112,7 @@ def _must_be_ours(call) -> None:
         call()
 
 
+@pytest.mark.filterwarnings("ignore::magical_prune.errors.MagicalPruneWarning")
 @pytest.mark.parametrize("name", sorted(PARSERS))
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
@@ -108,6 +134,7 @@ LAYOUT_FILES = ["place.result", "place.pin", "place.connection", "weight.txt",
                 "performance.txt", "../tiny.sp", "../tiny.json", "../tiny.sym", "../tiny.channel"]  # fmt: skip
 
 
+@pytest.mark.filterwarnings("ignore::magical_prune.errors.MagicalPruneWarning")
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_load_placement_on_mutated_layouts_raises_only_our_error(data):
@@ -126,3 +153,19 @@ def test_load_placement_on_mutated_layouts_raises_only_our_error(data):
         discovery.clear_caches()
         _must_be_ours(lambda: magical.load_placement(design / "tiny_1"))
         _must_be_ours(lambda: magical.load_circuit(design))
+
+
+EXPRESSION_PARTS = ["1", "2.5", "1u", "3meg", "1e-6", "1e999", "wp", "k", "zz", "+", "-", "*",
+                    "/", "(", ")", "'", "{", "}", " ", "0", "**", "^", "__import__", "1x"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    parts=st.lists(st.sampled_from(EXPRESSION_PARTS) | st.text(max_size=3), max_size=12),
+    spice=st.booleans(),
+)
+def test_expressions_are_a_number_or_none(parts, spice):
+    """Any value text evaluates to a finite float or None: never an exception, never code."""
+    text = "".join(parts)
+    value = _expr.evaluate(text, spice, {"wp": 2e-6, "k": 3.0}.get)
+    assert value is None or (isinstance(value, float) and math.isfinite(value))

@@ -8,7 +8,7 @@ import pytest
 
 from magical_prune.adapters.spectre import parse_netlist, parse_number, read_netlist
 from magical_prune.circuit import DeviceType
-from magical_prune.errors import MagicalPruneError, ParseError
+from magical_prune.errors import MagicalPruneError, MagicalPruneWarning, ParseError
 
 TINY = Path(__file__).parent / "data" / "adapters" / "tiny"
 
@@ -119,8 +119,9 @@ XI a b vdd vss inv
 .ends
 .end
 """
-    c = parse_netlist(text, "inv.cir")
-    assert c.name == "top"
+    with pytest.warns(MagicalPruneWarning, match=r"1 element\(s\).*XI/V1 \(voltage source\)"):
+        c = parse_netlist(text, "inv.cir")
+    assert c.name == "top" and c.unmodelled == {"XI/V1": "voltage source"}
     d = c.devices
     assert set(d) == {"XI/M1", "XI/M2", "XI/R1", "XI/C1"}
     assert d["XI/M2"].type is DeviceType.PMOS  # from the .model card
@@ -151,11 +152,12 @@ dcOp dc write="spectre.dc"
     c = parse_netlist(text)
     assert c.name == "amp"
     m0 = c.devices["M0"]
-    assert m0.type is DeviceType.NMOS and m0.params == {"l": 1e-6}  # w=wp is an expression
+    assert m0.type is DeviceType.NMOS and m0.params == {"w": 2e-6, "l": 1e-6}  # wp from parameters
 
 
 def test_flat_netlist_without_subckt_is_named_after_the_file():
-    c = parse_netlist("M0 (d g s b) nch\nC0 (d s) mom\nV0 (d 0) vsource dc=1\n", "flat.scs")
+    with pytest.warns(MagicalPruneWarning, match="V0"):
+        c = parse_netlist("M0 (d g s b) nch\nC0 (d s) mom\nV0 (d 0) vsource dc=1\n", "flat.scs")
     assert c.name == "flat" and list(c.devices) == ["M0", "C0"] and c.ports == ()
 
 
@@ -187,7 +189,7 @@ def test_types_mapping_overrides_and_allows_unknown_models():
         ("subckt t a\nX0 (a) t\nends t\n", 2, "instantiates itself"),
         ("subckt t a\nends t\n", 1, "no devices"),
         ("subckt t a\nM0 (a a a a) nch\nends u\n", 3, "closes sub-circuit"),
-        (".subckt t a\nX1 a missing\n.ends\n", 2, "unknown sub-circuit"),
+        (".subckt t a\nX1 a missing\n.ends\n", 2, "unknown model 'missing' of 'X1'"),
         ("subckt t a\nsubckt u b\n", 2, "nested"),
     ],
 )
