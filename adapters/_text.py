@@ -11,34 +11,42 @@ import math
 import os
 from pathlib import Path
 
-from magical_prune.errors import MagicalPruneError, ParseError
+from magical_prune._files import read_bytes
+from magical_prune.errors import ParseError
 
 #: Largest coordinate accepted, in µm (10 m): beyond it a number is a typo, and keeping
 #: values bounded keeps every integer-nm sum far inside int64.
 MAX_UM = 1.0e7
+_UTF8_BOM = b"\xef\xbb\xbf"
+#: byte-order marks of UTF-16 (little/big endian): such text is refused with a clear hint
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 
 def read_text(path: str | os.PathLike[str]) -> str:
-    """The text of a flow file; a missing, unreadable or non-UTF-8 file is the user's error."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise MagicalPruneError("file not found", path) from None
-    except IsADirectoryError:
-        raise MagicalPruneError("is a directory, expected a file", path) from None
-    except OSError as err:
-        raise MagicalPruneError(f"cannot read: {err.strerror or err}", path) from None
-    return decode(data, path)
+    """The text of a flow file; a missing, unreadable, non-regular (FIFO, device) or
+    non-UTF-8 file is the user's error, reported on one line."""
+    return decode(read_bytes(path), path)
 
 
 def decode(data: bytes, path: str | os.PathLike[str]) -> str:
-    """UTF-8 text, or a ParseError naming the line of the first undecodable byte."""
+    """UTF-8 text without a leading byte-order mark, or a ParseError naming the line of the
+    first undecodable byte.
+
+    Editors on Windows save UTF-8 with a BOM; kept, it would become part of the first name
+    in the file (device ``\\ufeffM0`` has no pins, metric ``\\ufeffGain`` is unknown) and
+    JSON parsers refuse it, so every reader drops it here. Line endings need nothing:
+    the readers split with ``str.splitlines``, which takes ``\\r\\n`` and ``\\r`` too.
+    """
+    if data.startswith(_UTF16_BOMS):
+        raise ParseError("UTF-16 text; save the file as UTF-8", path, 1)
+    skip = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
     try:
-        return data.decode("utf-8")
+        return data[skip:].decode("utf-8")
     except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
+        offset = skip + err.start
+        line = data.count(b"\n", 0, offset) + 1
         raise ParseError(
-            f"not a text file (invalid UTF-8 byte at offset {err.start})", path, line
+            f"not a text file (invalid UTF-8 byte at offset {offset})", path, line
         ) from None
 
 
