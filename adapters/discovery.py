@@ -10,7 +10,9 @@ Given a placement result (any name: ``place.result``, ``placement.txt``,
   ``design/design_k/place.result`` with ``design/design.sp``): the netlist (``*.sp``,
   ``.scs``, ``.spice``, ``.cir``, ``.spi``), ``<design>.json`` device types,
   ``<design>.channel``, ``<design>.sym``, ``<design>.symnet``. A file named after the
-  netlist or the folder wins; otherwise the folder's only file of that kind is used.
+  netlist or the folder wins; otherwise the folder's only file of that kind is used. A
+  ``<design>.json`` that is MAGICAL's flow configuration (``{"spectre_netlist": ...}``,
+  see :mod:`~magical_prune.adapters.flow_config`) names the netlist and is no type file.
 
 Every companion can be given explicitly instead. Which circuit results:
 
@@ -40,7 +42,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from magical_prune.adapters import magical, spectre
+from magical_prune.adapters import flow_config, magical, spectre
 from magical_prune.adapters._text import read_text
 from magical_prune.circuit import BULK_PINS, Circuit, DeviceType, Net, Symmetry
 from magical_prune.errors import MagicalPruneError, ParseError
@@ -246,9 +248,7 @@ def find_layout_files(
     net_path = given(netlist)
     if net_path is None:
         for d in design_dirs:
-            net_path = _pick(
-                d, [d.name + s for s in spectre.NETLIST_SUFFIXES], spectre.NETLIST_SUFFIXES
-            )
+            net_path = _design_netlist(d)
             if net_path is not None:
                 break
     design_names = list(dict.fromkeys(
@@ -264,6 +264,10 @@ def find_layout_files(
                 return found
         return None
 
+    # any lone .json is a device-type file only when nothing else can give the types
+    types_path = design_file(types, ".json", single=net_path is None)
+    if types is None and types_path is not None and flow_config.is_flow_config(types_path):
+        types_path = None
     return LayoutFiles(
         result=result,
         pins=pin_path,
@@ -271,12 +275,26 @@ def find_layout_files(
         weights=weight_path,
         performance=perf_path,
         netlist=net_path,
-        # any lone .json is a device-type file only when nothing else can give the types
-        types=design_file(types, ".json", single=net_path is None),
+        types=types_path,
         channels=design_file(channels, ".channel"),
         sym=design_file(sym, ".sym"),
         symnet=design_file(symnet, ".symnet"),
     )
+
+
+def _design_netlist(folder: Path) -> Path | None:
+    """The design's netlist in ``folder``: the one MAGICAL's flow configuration names
+    (``<folder>.json``, else the folder's only ``.json``), else ``<folder>.sp`` (or another
+    netlist suffix), else the folder's only netlist."""
+    listing = _listing(folder)
+    named = f"{folder.name}.json"
+    configs = [named] if named in listing else sorted(n for n in listing if n.endswith(".json"))
+    if len(configs) == 1:
+        configured = flow_config.flow_config_netlist(folder / configs[0])
+        if configured is not None:
+            return configured
+    names = [folder.name + s for s in spectre.NETLIST_SUFFIXES]
+    return _pick(folder, names, spectre.NETLIST_SUFFIXES)
 
 
 # -- circuits -------------------------------------------------------------------------------
@@ -297,8 +315,16 @@ def _pinned_text(path: Path, parse: Callable[[str, Path], T]) -> T:
 
 
 def _types_arg(types: PathLike | Mapping[str, Any] | None) -> dict[str, DeviceType] | None:
-    if types is None or isinstance(types, (str, os.PathLike)):
-        return None if types is None else magical.read_types(types)
+    if types is not None and isinstance(types, (str, os.PathLike)):
+        if flow_config.is_flow_config(types):
+            raise MagicalPruneError(
+                "this is MAGICAL's flow configuration (it names the netlist), not a "
+                'device-type file; give a file like {"M0": "NMOS", "C0": "CAP"} to --types',
+                types,
+            )
+        return magical.read_types(types)
+    if types is None:
+        return None
     return {d: t if isinstance(t, DeviceType) else DeviceType.parse(t) for d, t in types.items()}
 
 
@@ -429,6 +455,7 @@ def _routed(
                   for n, pins in nets.items()},
             ports=circuit.ports, symmetry=circuit.symmetry,
             channel_overrides=circuit.channel_overrides, source=str(conn_path),
+            unmodelled=circuit.unmodelled,
         )  # fmt: skip
         routed.topology = circuit
         return routed
@@ -602,17 +629,20 @@ def load_circuit(
 
     A netlist file picks up ``<stem>.json``/``.channel``/``.sym``/``.symnet`` beside it.
     A design folder uses its netlist (or its ``.json`` types with the connection file of
-    its first layout). ``pins`` is accepted (and unused) so the CLI's companion options can
-    be passed through unchanged.
+    its first layout). MAGICAL's flow configuration (``<design>.json`` naming
+    ``spectre_netlist``) may be given instead of the netlist. ``pins`` is accepted (and
+    unused) so the CLI's companion options can be passed through unchanged.
     """
     del pins
     p = Path(path)
-    if p.is_dir() and not has_layout(p):  # a design folder
-        net_path = (
-            Path(netlist)
-            if netlist is not None
-            else _pick(p, [p.name + s for s in spectre.NETLIST_SUFFIXES], spectre.NETLIST_SUFFIXES)
-        )
+    design = [p.stem] if p.is_file() else [p.name]  # companions may be named after it too
+    if p.is_file() and flow_config.is_flow_config(p):
+        net_path = Path(netlist) if netlist is not None else flow_config.flow_config_netlist(p)
+        if net_path is None:
+            keys = " or ".join(flow_config.NETLIST_KEYS)
+            raise MagicalPruneError(f"flow configuration names no netlist ({keys})", p)
+    elif p.is_dir() and not has_layout(p):  # a design folder
+        net_path = Path(netlist) if netlist is not None else _design_netlist(p)
         if net_path is None:
             p = find_layouts(p)[0]
     elif p.is_file() and p.suffix.lower() in spectre.NETLIST_SUFFIXES:
@@ -620,12 +650,13 @@ def load_circuit(
     else:
         net_path = None
     if net_path is not None:
-        names = [net_path.stem]
+        names = list(dict.fromkeys([net_path.stem, *design]))
 
         def beside(value: Any, suffix: str) -> Any:
             if value is not None:
                 return value
-            return _pick(net_path.parent, [n + suffix for n in names], (suffix,), single=False)
+            found = _pick(net_path.parent, [n + suffix for n in names], (suffix,), single=False)
+            return None if found is not None and flow_config.is_flow_config(found) else found
 
         return _netlist_circuit(
             net_path, beside(types, ".json"), beside(channels, ".channel"),

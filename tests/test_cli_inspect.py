@@ -127,3 +127,79 @@ def test_channels_come_from_the_classifier_without_a_channel_file(design):
         assert d["channels"] and set(d["channels"]) <= {1, 2, 3, 4, 5}
     # the input pair of a five-transistor OTA is its first stage
     assert 1 in devices["M0"]["channels"] and 1 in devices["M1"]["channels"]
+
+
+# -- real netlists: MAGICAL's flow configuration, unmodelled elements, PDK sub-circuits ----------
+def test_magical_flow_configuration_is_not_a_type_file(design):
+    config = {"spectre_netlist": "tiny.sp", "resultDir": "./", "lef": "../pdk/mock.lef"}
+    (design / "tiny.json").write_text(json.dumps(config))
+    for target in (design / "tiny.sp", design / "tiny.json", design, design / "tiny_1"):
+        result = run(target, "--json")
+        assert result.exit_code == 0, (target, result.output)
+        devices = {d["name"]: d["type"] for d in json.loads(result.stdout)["devices"]}
+        assert devices["C0"] == "CAP" and devices["M0"] == "NMOS"
+
+
+def test_flow_configuration_names_the_netlist_relative_to_itself(tmp_path, design):
+    work = tmp_path / "run"
+    work.mkdir()
+    (design / "tiny.sp").rename(work / "Core.sp")
+    (design / "tiny.json").write_text('{"spectre_netlist": "../run/Core.sp", "techfile": "x"}')
+    result = run(design / "tiny.json", "--json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    assert facts["design"] == "tiny" and facts["source"] == str(design / "../run/Core.sp")
+    # the layout folder finds the netlist through the configuration, too
+    assert run(design / "tiny_1").exit_code == 0
+
+
+def test_flow_configuration_naming_a_missing_netlist_is_one_line(design):
+    (design / "tiny.json").write_text('{"spectre_netlist": "gone.sp"}')
+    line = _one_line_error(run(design / "tiny.json"))
+    assert "tiny.json" in line and "'gone.sp'" in line
+
+
+def test_flow_configuration_given_as_types_is_one_line(design):
+    (design / "tiny.json").write_text('{"spectre_netlist": "tiny.sp"}')
+    line = _one_line_error(run(design / "tiny.sp", "--types", design / "tiny.json"))
+    assert "flow configuration" in line and "--types" in line
+
+
+UNMODELLED = """.subckt amp inp inm out vdd vss
+m1 out inp t vss nch_lvt w=1u
+m2 x inm t vss nch_lvt w=1u
+xm3 x x vdd vdd pch_mac w=(2*1u)
+xm4 out x vdd vdd pch_mac w=2u
+i0 t vss 10u
+d1 out vss esd_dio
+.model esd_dio d
+.ends amp
+"""
+
+
+def test_unmodelled_elements_are_shown_and_warned(tmp_path):
+    net = tmp_path / "amp.sp"
+    net.write_text(UNMODELLED)
+    result = run(net)
+    assert result.exit_code == 0, result.output
+    assert "warning: " in result.stderr and "2 element(s)" in result.stderr
+    assert "Traceback" not in result.output and "MagicalPruneWarning" not in result.stderr
+    assert "not modelled (left out): 2: i0 (current source), d1 (diode)" in result.stdout
+    facts = json.loads(run(net, "--json").stdout)
+    assert facts["unmodelled"] == [
+        {"name": "i0", "element": "current source"},
+        {"name": "d1", "element": "diode"},
+    ]
+    devices = {d["name"]: d for d in facts["devices"]}
+    assert devices["xm3"]["type"] == "PMOS" and devices["xm3"]["params"]["w"] == pytest.approx(2e-6)
+
+
+def test_unknown_pdk_model_and_several_tops_are_one_line(tmp_path):
+    net = tmp_path / "amp.sp"
+    net.write_text(UNMODELLED.replace("pch_mac", "zz_device"))
+    line = _one_line_error(run(net))
+    assert f"{net}:4:" in line and "'zz_device'" in line and "--types" in line
+    net.write_text(UNMODELLED + ".subckt other a\nm0 a a a a nch\n.ends other\n")
+    line = _one_line_error(run(net))
+    assert "(amp, other)" in line and "--top NAME" in line
+    assert run(net, "--top", "other").exit_code == 0

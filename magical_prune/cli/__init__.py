@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import warnings
 from typing import Any
 
 import click
 
 from magical_prune._version import __version__
-from magical_prune.errors import MagicalPruneError
+from magical_prune.errors import MagicalPruneError, MagicalPruneWarning
 
 #: command name -> (module under magical_prune.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -71,7 +72,9 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return super().invoke(ctx)
         except MagicalPruneError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(2)
@@ -79,6 +82,20 @@ class LazyGroup(click.Group):
             where = f"{err.filename}: " if getattr(err, "filename", None) else ""
             click.echo(f"error: {where}{err.strerror or err}", err=True)
             ctx.exit(2)
+
+
+_python_showwarning = warnings.showwarning
+
+
+def _show_warning(
+    message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any
+) -> None:
+    """The package's warnings as one ``warning: ...`` line on stderr (no source line);
+    other warnings as Python shows them."""
+    if issubclass(category, MagicalPruneWarning):
+        click.echo(f"warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, *args, **kwargs)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -43,6 +43,9 @@ def circuit_facts(circuit: Any) -> dict[str, Any]:
         "nets": [
             {"name": n.name, "pins": [list(p) for p in n.pins]} for n in circuit.nets.values()
         ],
+        "unmodelled": [
+            {"name": name, "element": what} for name, what in circuit.unmodelled.items()
+        ],
         "symmetry": circuit.symmetry.as_json(),
         "symmetric_nets": {
             "pairs": [list(p) for p in circuit.symmetry.net_pairs],
@@ -112,6 +115,9 @@ def _human(facts: dict[str, Any]) -> list[str]:
     lines.append(
         f"symmetry: pairs {', '.join(pairs) or '-'}; self-symmetric {', '.join(singles) or '-'}"
     )
+    if facts["unmodelled"]:
+        left = ", ".join(f"{e['name']} ({e['element']})" for e in facts["unmodelled"])
+        lines.append(f"not modelled (left out): {len(facts['unmodelled'])}: {left}")
     if placed:
         b = placed["bbox"]
         lines.append(
@@ -134,13 +140,16 @@ def inspect(path: Path, as_json: bool, top: str | None, companions: dict[str, An
     """Show devices, nets, sub-circuits and symmetry of PATH, plus placement facts (bounding
     box, device rectangles, wirelength) when PATH is a layout.
 
-    PATH is a netlist (.sp/.scs/.spice/.cir), a placement result file (any name) or a
-    layout folder, or a design folder (its netlist or first layout). Companion files are
-    found beside PATH unless given.
+    PATH is a netlist (.sp/.scs/.spice/.cir) or MAGICAL's flow configuration naming one
+    (<design>.json), a placement result file (any name) or a layout folder, or a design
+    folder (its netlist or first layout). Companion files are found beside PATH unless
+    given.
     """
-    from magical_prune.adapters import discovery, spectre
+    from magical_prune.adapters import discovery, flow_config, spectre
 
-    is_netlist = path.is_file() and path.suffix.lower() in spectre.NETLIST_SUFFIXES
+    is_netlist = path.is_file() and (
+        path.suffix.lower() in spectre.NETLIST_SUFFIXES or flow_config.is_flow_config(path)
+    )
     is_layout = path.is_file() and not is_netlist or path.is_dir() and discovery.has_layout(path)
     if is_layout:
         placement = discovery.load_placement(path, top=top, **companions)
