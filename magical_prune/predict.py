@@ -23,6 +23,15 @@ When no threshold meets the target (the lowest FOR reachable while keeping anyth
 above it), the result says so (``feasible=False``) and its threshold is :data:`NO_PRUNE`,
 which keeps everything: a pruner that cannot deliver the promised FOR should not prune.
 The command line refuses to write such a model.
+
+Scores do not depend on how placements are batched or on the thread count: float32
+convolutions give a placement's probability to about 1e-6 only, and which rounding errors
+occur depends on the batch and the threads (the 6th decimal moved). The model therefore runs
+in float64 (differences ~1e-14) and every score is rounded to :data:`SCORE_DECIMALS`, the
+precision ``score --json`` prints; the decision is taken on that rounded number, so the
+printed score and the decision always agree. Alone or in any batch, with any thread count,
+a placement gets the same score and decision, except in the rare case (about one score in
+10^8) whose float64 value lies within ~1e-14 of a rounding boundary.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from magical_prune.placement import Placement
 __all__ = [
     "BUNDLED_MODEL",
     "NO_PRUNE",
+    "SCORE_DECIMALS",
     "Calibration",
     "Predictor",
     "bundled_model_path",
@@ -72,6 +82,8 @@ BUNDLED_MODEL = "assets/default.pt"
 NO_PRUNE = math.nextafter(1.0, math.inf)
 #: placements per forward pass when scoring many (small batches stay in the CPU caches)
 DEFAULT_BATCH = 32
+#: decimals a score is rounded to (what ``score --json`` prints; see the module docstring)
+SCORE_DECIMALS = 6
 
 ScoreInput = Placement | FeatureStack
 
@@ -213,7 +225,8 @@ class Predictor:
         self.source = None if source is None else os.fspath(source)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self._runner = fast_inference(self.model) if fast else self.model
+        self._fast = fast
+        self._exact: tuple[nn.Module, nn.Module] | None = None  # float64 twin, its runner
         order = self.meta.get("channel_order")
         if order is not None and list(order) != list(IMAGE_NAMES):
             raise CheckpointError(
@@ -335,18 +348,37 @@ class Predictor:
         return x
 
     # -- scoring --------------------------------------------------------------------------
+    def _exact_runner(self) -> nn.Module:
+        """The scoring network: a float64 twin of :attr:`model` (float32 on MPS, which has
+        no float64), weights copied from the model at every call so that changes to the
+        model (fine-tuning, loading a state) are always seen. Not for concurrent use."""
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64
+        with torch.inference_mode(False), torch.no_grad():
+            if self._exact is None:
+                twin = copy.deepcopy(self.model).to(dtype).eval()
+                self._exact = (twin, fast_inference(twin) if self._fast else twin)
+            twin, runner = self._exact
+            source = self.model.state_dict()
+            for name, tensor in twin.state_dict().items():
+                tensor.copy_(source[name])
+        return runner
+
     @torch.inference_mode()
     def raw_scores(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-        """P(prune) of a feature batch; NaN where the model's output is not finite."""
+        """P(prune) of a feature batch, rounded to :data:`SCORE_DECIMALS` (the same for a
+        placement in any batch and thread count); NaN where the model's output is not finite.
+        """
         x = self.check_array(x)
+        runner = self._exact_runner()
+        dtype = next(iter(runner.parameters())).dtype
         out = np.empty(len(x), dtype=np.float64)
         for start in range(0, len(x), max(1, batch_size)):
             batch = torch.from_numpy(np.ascontiguousarray(x[start : start + batch_size]))
-            logits = self._runner(batch.to(self.device)).float()
+            logits = runner(batch.to(self.device, dtype))
             probs = torch.softmax(logits, dim=1)[:, 1]
             probs = torch.where(torch.isfinite(logits).all(dim=1), probs, float("nan"))
-            out[start : start + len(batch)] = probs.cpu().numpy()
-        return out
+            out[start : start + len(batch)] = probs.cpu().double().numpy()
+        return np.round(out, SCORE_DECIMALS)
 
     def score_features(self, x: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
         """P(prune) of ``(N, 6, 3, H, W)`` features (or one ``(6, 3, H, W)``).
@@ -601,7 +633,7 @@ def calibrate_checkpoint(
         stored in the model's metadata (``calibration``).
     """
     from magical_prune.dataset import LabelledDataset
-    from magical_prune.training import TrainConfig, predict_scores
+    from magical_prune.training import TrainConfig
 
     predictor = model if isinstance(model, Predictor) else Predictor.load(model)
     label = predictor.meta.get("label") or {}
@@ -623,7 +655,14 @@ def calibrate_checkpoint(
         raise MagicalPruneError(f"split must be 'test' or 'all', got {split!r}")
     if len(positions) == 0:
         raise MagicalPruneError("no layouts to calibrate on in this split", data)
-    scores = predict_scores(predictor.model, dataset, positions, batch_size, predictor.device)
+    # scored as `score` and the hook score (float64, rounded), so the threshold is set on
+    # the very numbers the decisions compare with it
+    scores = np.concatenate(
+        [
+            predictor.raw_scores(dataset.features(positions[i : i + batch_size]).numpy())
+            for i in range(0, len(positions), batch_size)
+        ]
+    )
     if not np.all(np.isfinite(scores)):
         raise MagicalPruneError(
             "the model gave NaN scores on the calibration data", predictor.source

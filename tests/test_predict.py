@@ -129,7 +129,8 @@ def test_scores_match_the_model_by_hand(tiny, predictor):
     x = torch.from_numpy(np.stack([extract(p, SIZE) for p in placements]))
     with torch.no_grad():
         expected = torch.softmax(predictor.model(x), dim=1)[:, 1].numpy()
-    np.testing.assert_allclose(scores, expected, rtol=1e-5)
+    np.testing.assert_allclose(scores, expected, rtol=0, atol=1e-6)  # rounded to 6 decimals
+    assert np.array_equal(scores, np.round(scores, 6))
     assert scores.shape == (3,) and scores.dtype == np.float64
     assert predictor.score(placements[1]) == pytest.approx(scores[1:2])
     assert predictor.score(FeatureStack(extract(placements[2], SIZE), SIZE, "exact")) == (
