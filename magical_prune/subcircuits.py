@@ -21,6 +21,11 @@ of how an amplifier has to be built:
   net and their gates on two different nets, the gates being the input ports (INP/INM,
   VIN+/VIN-, VIP/VIM, IN, ...) -- or, when the ports say nothing, nets that only drive
   gates, as an external input does.
+* **A feed-forward path is not the first stage.** A second input pair driving the outputs
+  directly (a feed-forward amplifier) shares the output nets with the second stage, so both
+  fall into one block with input devices. A transistor of such a block whose gate is
+  another first-stage block's output and whose drain is an output makes the block a later
+  stage; only its input pair, with the pair's tail, stays in the first stage.
 * **Signal flows drain -> gate.** A block whose transistor is gated by a net of stage k is
   stage k + 1 (breadth-first, the shortest path counts). Everything reached that way from
   the first stage is a gain stage (channel 2), unless it is common-mode feedback, or an
@@ -390,6 +395,41 @@ class _Classifier:
             return {max(range(len(self.blocks)), key=lambda i: (len(self.blocks[i].devices), -i))}
         return set()
 
+    def feed_forward(self, stage1: set[int]) -> tuple[set[int], set[str]]:
+        """First-stage blocks that are a later stage fed forward from the inputs, and the
+        devices of those blocks that stay first stage (the input pair and its tail).
+
+        Such a block holds a transistor, not an input device, whose gate is a net of
+        another first-stage block and whose drain is an output: a second-stage device
+        that merely shares the output nets with the feed-forward input pair.
+        """
+        topo = self.topo
+        found: set[int] = set()
+        for i in stage1:
+            block = self.blocks[i]
+            for d in block.devices:
+                drain, gate, _ = topo.transistors[d]
+                driver = self.block_of_net.get(gate)
+                if (
+                    d not in self.input_devices
+                    and driver is not None
+                    and driver != i
+                    and driver in stage1
+                    and _is_output_net(drain, topo.ports)
+                ):
+                    found.add(i)
+                    break
+        if found == stage1:  # every input block looks fed forward: no first stage is left
+            return set(), set()
+        keep: set[str] = set()
+        for i in found:
+            inputs = {d for d in self.blocks[i].devices if d in self.input_devices}
+            keep |= inputs
+            for pair in self.pairs:
+                if set(pair.members) <= inputs:
+                    keep |= _pair_with_tail(topo, self.blocks[i], pair)
+        return found, keep
+
     def common_mode_sense(self, signal: dict[str, int]) -> tuple[set[str], set[int]]:
         """Averaging nodes and the passive networks that sense the outputs' common mode.
 
@@ -573,6 +613,8 @@ class _Classifier:
     def run(self) -> dict[str, tuple[int, ...]]:
         topo, blocks = self.topo, self.blocks
         stage1 = self.first_stage()
+        fed_forward, ff_first = self.feed_forward(stage1)
+        stage1 -= fed_forward
         # phase 1: every net the signal can reach from the input pair, with its depth
         signal = _net_depths(blocks, _bfs_depths(self.drives, stage1), self.inputs)
         sense_nets, sense_networks = self.common_mode_sense(signal)
@@ -595,7 +637,9 @@ class _Classifier:
                 channel = CMFB if i in cmfb_blocks else BIAS
             for d in block.devices:
                 later = net_depth.get(topo.transistors[d][1], 0) > depth.get(i, 99)
-                if d in carved or d in sensing or (later and d not in topo.diode):
+                if d in ff_first:
+                    result[d] = (FIRST_STAGE,)  # the feed-forward input pair and its tail
+                elif d in carved or d in sensing or (later and d not in topo.diode):
                     result[d] = (CMFB,)  # CM sensing inside a stage
                 else:
                     result[d] = (channel,)
@@ -732,6 +776,14 @@ def _is_follower(
         or (gate in block_of_net and depth.get(block_of_net[gate], own_depth) < own_depth)
     ]
     return bool(entered) and all(topo.transistors[d][0] in topo.supplies for d in entered)
+
+
+def _is_output_net(net: str, ports: frozenset[str]) -> bool:
+    """Whether ``net`` is an amplifier output: a port that is not an input (or, with no
+    ports known, a net named like an output)."""
+    if ports:
+        return net in ports and not is_input_name(net)
+    return bool(_OUTPUT_RE.match(_normalise(net)))
 
 
 def _has_output(block: _Block, ports: frozenset[str]) -> bool:

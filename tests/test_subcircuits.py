@@ -71,7 +71,7 @@ def test_reference_designs_agree_with_their_labels(netlist: Path):
 def test_own_netlists_cover_the_brief():
     assert len(OWN) >= 5
     names = {p.stem for p in OWN}
-    assert {"ota5t", "miller2_fd", "nmc3_tele", "fcas_pin"} <= names
+    assert {"ota5t", "miller2_fd", "nmc3_tele", "fcas_pin", "ff2_core"} <= names
 
 
 # -- facts that must hold ------------------------------------------------------------------
@@ -114,6 +114,11 @@ def test_every_device_gets_a_channel_and_inputs_are_first_stage(netlist: Path):
         ("tele_gb", "MA1", 1),  # gain-boosting amplifier serves the first stage
         ("tele_gb", "MB4", 1),
         ("tele_gb", "M11", 4),
+        ("ff2_core", "M7", 2),  # second stage sharing the outputs with a feed-forward pair
+        ("ff2_core", "M9", 2),
+        ("ff2_core", "M5", 1),  # the feed-forward input pair stays first stage
+        ("ff2_core", "M11", 1),  # with its tail
+        ("ff2_core", "CC1", 3),  # Miller capacitor across the second stage
     ],
 )
 def test_must_hold(netlist: str, device: str, channel: int):
