@@ -210,6 +210,9 @@ def resolve(
         return _model_element(inst, flat_name, tuple(words[:-1]), last, tables, types, path)
     if inst.letter in ("C", "R"):
         return _spice_passive(inst, flat_name, tables, types, path)
+    if types is not None and len(words) >= 3 and (flat_name in types or last in types):
+        # the user typed it: ``d1 a b esd_cap`` given {"d1": "CAP"} is that device
+        return Element("device", tuple(words[:-1]), last, types.get(flat_name) or types[last])
     return Element("unmodelled", what=_SPICE_LETTERS.get(inst.letter, "element"))
 
 

@@ -156,6 +156,12 @@ def test_types_override_by_device_or_by_model():
     assert {n: d.type for n, d in c.devices.items()} == {"xq": P, "xp": N, "xm": P}
 
 
+def test_types_can_adopt_an_element_the_tool_would_leave_out():
+    text = ".subckt a d g s\nm0 d g s s nch\nd1 d s esd_cap_d\n.ends a\n"
+    c = quiet(text, types={"esd_cap_d": C})
+    assert c.devices["d1"].type is C and c.devices["d1"].nets == ("d", "s") and not c.unmodelled
+
+
 # -- elements the tool does not model ---------------------------------------------------------
 SPICE_ZOO = """.subckt a d g s b
 m0 d g s b nch
