@@ -66,6 +66,7 @@ class _Cell:
     params: list[tuple[str, str, bool]] = field(default_factory=list)
     #: the first malformed statement, raised only when the cell is used
     error: ParseError | None = None
+    names: set[str] = field(default_factory=set)  # instance names seen, for duplicates
 
 
 @dataclass
@@ -275,10 +276,11 @@ def _statement(
     instance = _instance(tokens, lineno, path, spice)
     if instance is None:
         return
-    if here.name and any(i.name == instance.name for i in here.instances):
+    if here.name and instance.name in here.names:
         raise ParseError(
             f"instance {instance.name!r} is defined twice in {here.name!r}", path, lineno
         )
+    here.names.add(instance.name)
     here.instances.append(instance)
 
 
