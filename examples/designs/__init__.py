@@ -70,6 +70,9 @@ class Bench:
         cmrr_frequency: frequency (Hz) at which CMRR is reported.
         critical_nets: signal nets whose weights the net-weight enumeration raises.
         description: one line about the design.
+        output_common_mode: where the outputs' common mode must settle (V); None: the
+            bias voltage of a port named ``VCM`` (the CMFB reference), if any. A layout
+            whose outputs sit far from it has a broken operating point and gets no label.
     """
 
     supplies: Mapping[str, float]
@@ -83,6 +86,26 @@ class Bench:
     cmrr_frequency: float = 1e6
     critical_nets: tuple[str, ...] = ()
     description: str = ""
+    output_common_mode: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``<name>.bench.json`` content of this bench (for printing or saving)."""
+        out: dict[str, Any] = {
+            "supplies": dict(self.supplies),
+            "inputs": list(self.inputs),
+            "outputs": list(self.outputs),
+            "input_common_mode": self.input_common_mode,
+            "bias_voltages": dict(self.bias_voltages),
+            "bias_currents": dict(self.bias_currents),
+            "loads": dict(self.loads),
+            "metric": self.metric,
+            "cmrr_frequency": self.cmrr_frequency,
+        }
+        if self.critical_nets:
+            out["critical_nets"] = list(self.critical_nets)
+        if self.output_common_mode is not None:
+            out["output_common_mode"] = self.output_common_mode
+        return out
 
     @property
     def vdd(self) -> float:
@@ -152,6 +175,9 @@ def _bench_from(data: Mapping[str, Any]) -> Bench:
         cmrr_frequency=float(data.get("cmrr_frequency", 1e6)),
         critical_nets=tuple(str(n) for n in data.get("critical_nets", ())),
         description=str(data.get("description", "")),
+        output_common_mode=(
+            None if data.get("output_common_mode") is None else float(data["output_common_mode"])
+        ),
     )
 
 
@@ -248,8 +274,11 @@ def default_bench(circuit_ports: tuple[str, ...], path: Path) -> Bench:
     ]  # fmt: skip
     if missing:
         raise MagicalPruneError(
-            f"no <design>.bench.json and the netlist's ports ({' '.join(circuit_ports)}) lack "
-            f"{', '.join(missing)}: write a bench file (see the bundled designs)",
+            f"no {path.stem}.bench.json, and no testbench can be derived: the ports "
+            f"({' '.join(circuit_ports)}) lack {', '.join(missing)} of the convention INP INM "
+            f"OUTP OUTM VDD VSS (IBIAS, VCM); write {path.stem}.bench.json beside the netlist "
+            '(keys "supplies", "inputs", "outputs", "input_common_mode", "bias_voltages", '
+            '"bias_currents", "loads"; see examples/designs/README.md)',
             path,
         )
     bias_v = {p: 0.6 for p in circuit_ports if p.upper() in ("VCM", "VCMREF", "VREF")}

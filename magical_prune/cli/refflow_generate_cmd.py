@@ -9,6 +9,24 @@ import click
 from magical_prune.cli._common import echo_json
 
 
+def _note_derived_bench(design: str) -> None:
+    """Print the testbench derived from the port names of a folder without a bench file,
+    so the user sees what the labels assume and can save it to change it."""
+    import json
+
+    from magical_prune.refflow.designs import load_design
+
+    loaded = load_design(design)
+    if loaded.bench_path is None:
+        target = loaded.folder / f"{loaded.netlist.stem}.bench.json"
+        bench = json.dumps(loaded.bench.to_dict(), separators=(", ", ": "))
+        click.echo(
+            f"note: no {target.name}; using the testbench derived from the port names: "
+            f"{bench} (save it as {target} to change it)",
+            err=True,
+        )
+
+
 @click.command("generate")
 @click.argument("design")
 @click.option(
@@ -92,8 +110,12 @@ def generate(
     """Place DESIGN for many net weightings and (unless --no-simulate) label each layout.
 
     DESIGN is a bundled design (ota1, ota2, ota3, ota4) or a folder with a netlist and a
-    .sym file (and optionally <name>.bench.json). Each candidate raises the weight of one
-    subset of the design's critical nets. Writes OUT/<design>/<design>_<k>/ with
+    .sym file (and optionally <name>.bench.json). Without a bench file, a bench is derived
+    from conventional port names (INP INM OUTP OUTM VDD VSS, IBIAS*, VCM) and printed; a
+    bench that leaves a port floating or gives a broken operating point without any layout
+    effects is an error before any placement, and a layout whose operating point is broken
+    (DC gain below 0 dB, outputs far from VCM) fails with its reason, unlabelled. Each
+    candidate raises the weight of one subset of the design's critical nets. Writes OUT/<design>/<design>_<k>/ with
     place.result, place.pin, place.connection, weight.txt and performance.txt, plus the
     design-level files in OUT/<design>/.
 
@@ -120,6 +142,8 @@ def generate(
         weight=weight,
         batch_size=batch_size,
     )
+    if simulate:
+        _note_derived_bench(design)
     summary = run(design, out, options, progress=not quiet and not as_json, force=force)
     if as_json:
         echo_json(summary.as_dict())

@@ -43,8 +43,11 @@ feedback while every AC analysis sees it open loop. Results:
 
 Every layout is its own ngspice circuit (see :mod:`.spice`), started from ``.nodeset``
 values of the design's nominal operating point, so results do not depend on batching.
-A layout whose simulation fails (no convergence, a crash) gets None and a reason in
-:attr:`Evaluator.failures`; the others go on. No value is ever invented for it. Failing is
+A layout whose simulation fails (no convergence, a crash) or whose operating point is
+broken (DC gain below 0 dB, outputs' common mode far from VCM: :mod:`.benchcheck`) gets
+None and a reason in :attr:`Evaluator.failures`; the others go on. No value is ever
+invented for it. A bench that leaves a port floating is refused when the evaluator is made,
+and :meth:`Evaluator.check_design` tries the bench on the design without layout effects. Failing is
 cheap: ngspice's transient fallback for the operating point is off and every run is limited
 in CPU time (``timeout`` per layout), so a layout without an operating point costs seconds.
 """
@@ -67,6 +70,7 @@ import numpy as np
 from magical_prune.circuit import Circuit, Device, DeviceType
 from magical_prune.errors import MagicalPruneError, SimulationError
 from magical_prune.placement import Placement
+from magical_prune.refflow.benchcheck import operating_problem, undriven_ports
 from magical_prune.refflow.lde import GradientModel, delvto, device_shifts, layout_seed
 from magical_prune.refflow.parasitics import MIN_PIECE_UM, NetTree, WireModel, net_trees
 from magical_prune.refflow.spice import (
@@ -237,6 +241,31 @@ class Evaluator:
             raise MagicalPruneError(
                 f"the testbench drives {', '.join(missing)}, which the circuit "
                 f"{self.circuit.name!r} has no net of (ports: {' '.join(self.circuit.ports)})"
+            )
+        floating = undriven_ports(self.circuit, self.bench)
+        if floating:
+            raise MagicalPruneError(
+                f"the testbench leaves port {', '.join(floating)} of {self.circuit.name!r} "
+                "floating: give each a bias current (bias_currents, A into the port) or "
+                "voltage (bias_voltages, V) in the bench"
+            )
+
+    def check_design(self) -> None:
+        """Simulate the design without layout effects and refuse a bench that cannot label
+        it (no operating point, or a broken one: DC gain below 0 dB, outputs' common mode
+        far from VCM), before any layout is placed or simulated.
+
+        Raises:
+            SimulationError: the nominal operating point fails or is broken.
+        """
+        self.nominal()
+        text = self.nominal_netlist().replace("* mp_nominal", "* mp_layout 0", 1)
+        (result,), log, problems = self._run_batch([text], [self._output_nodes(text)])
+        if result is None:
+            reason = problems.get(0) or f"ngspice: {_reason(log)}"
+            raise SimulationError(
+                f"the testbench cannot label {self.circuit.name!r}: without any layout "
+                f"effects, {reason}"
             )
 
     # -- netlists ---------------------------------------------------------------------------
@@ -433,8 +462,9 @@ class Evaluator:
     # -- running ----------------------------------------------------------------------------
     def _run_batch(
         self, netlists: Sequence[str], outs: Sequence[tuple[str, str]]
-    ) -> tuple[list[dict[str, float] | None], str]:
-        """Simulate netlists in one ngspice process; results (None = failed) and the log."""
+    ) -> tuple[list[dict[str, float] | None], str, dict[int, str]]:
+        """Simulate netlists in one ngspice process: results (None = failed), the log, and
+        the reason of each layout whose operating point was found but is broken."""
         with tempfile.TemporaryDirectory(prefix="mp-ngspice-") as tmp:
             work = Path(tmp)
             (work / "models.lib").write_text(models_library())
@@ -452,11 +482,19 @@ class Evaluator:
             m = _TITLE.search(plot.title)
             if m:
                 per_layout.setdefault(int(m.group(1)), []).append(plot)
-        results = [
-            _metrics(per_layout.get(k, []), outs[k], self.bench.cmrr_frequency)
-            for k in range(len(netlists))
-        ]
-        return results, run.log
+        results: list[dict[str, float] | None] = []
+        problems: dict[int, str] = {}
+        ground_volts = self.bench.supplies[self._ground]
+        for k in range(len(netlists)):
+            plots = per_layout.get(k, [])
+            res = _metrics(plots, outs[k], self.bench.cmrr_frequency)
+            if res is not None:
+                cm = _output_cm(plots, outs[k], ground_volts)
+                problem = operating_problem(res["Gain"], cm, self.bench)
+                if problem is not None:
+                    problems[k], res = f"operating point broken: {problem}", None
+            results.append(res)
+        return results, run.log, problems
 
     def _driver_for(self, outs: Sequence[tuple[str, str]]) -> str:
         fc = number(self.bench.cmrr_frequency)
@@ -477,7 +515,7 @@ class Evaluator:
                 f"ac dec {per_decade} {number(start)} {number(stop)}",
                 f"write out.raw {probe}",
                 "setplot op1",  # the sweep's operating point (keepopinfo)
-                "write out.raw v(fbl)",
+                f"write out.raw v(fbl) {probe}",
                 "alter @vad[acmag]=0",
                 "alter @vacm[acmag]=1",
                 f"ac lin 1 {fc} {fc}",
@@ -533,16 +571,20 @@ class Evaluator:
 
         def work(job: tuple[list[int], list[str], list[tuple[str, str]]]) -> list[int]:
             idx, texts, outs = job
-            batch, log = self._run_batch(texts, outs)
+            batch, log, problems = self._run_batch(texts, outs)
             for i, res in zip(idx, batch):
                 results[i] = res
-            retry = [k for k, res in enumerate(batch) if res is None]
+            retry = [k for k, res in enumerate(batch) if res is None and k not in problems]
             for k in retry:
                 if len(texts) > 1:  # a failure may be collateral: rerun it alone
-                    (res,), log = self._run_batch([texts[k]], [outs[k]])
+                    (res,), log, alone = self._run_batch([texts[k]], [outs[k]])
                     results[idx[k]] = res
-                if results[idx[k]] is None:
+                    if 0 in alone:
+                        problems[k] = alone[0]
+                if results[idx[k]] is None and k not in problems:
                     self.failures[idx[k]] = f"ngspice: {_reason(log)}"
+            for k, problem in problems.items():
+                self.failures[idx[k]] = problem
             return idx
 
         if self.jobs == 1 or len(jobs) == 1:
@@ -625,6 +667,17 @@ def _metrics(plots: Sequence[Any], outs: tuple[str, str], fc: float) -> dict[str
     if ugf is not None:
         result["UGF"] = ugf
     return result
+
+
+def _output_cm(plots: Sequence[Any], outs: tuple[str, str], ground_volts: float) -> float | None:
+    """The outputs' common mode (V, bench reference) at a layout's operating point."""
+    if len(plots) != 3:
+        return None
+    try:
+        a, b = (float(np.real(plots[1].vectors[f"v({n})"][0])) for n in outs)
+    except KeyError:
+        return None
+    return 0.5 * (a + b) + ground_volts
 
 
 def _unity_crossing(freq: np.ndarray, mag: np.ndarray) -> float | None:

@@ -417,8 +417,10 @@ def generate(
         A :class:`GenerateSummary`. Failed layouts are reported and counted; the run goes on.
 
     Raises:
-        MagicalPruneError: unknown design, bad options, ngspice missing, an unfinished
-            layout folder holding a user's file (without ``force``).
+        MagicalPruneError: unknown design, bad options, ngspice missing, a bench that
+            cannot label the design (a floating port; a broken operating point without
+            layout effects), an unfinished layout folder holding a user's file (without
+            ``force``).
     """
     from tqdm import tqdm
 
@@ -429,7 +431,6 @@ def generate(
     design_ref = os.fspath(design)
     loaded = load_design(design)
     out_dir = Path(out) / loaded.name
-    out_dir.mkdir(parents=True, exist_ok=True)
     if not isinstance(design, str) or design_ref not in _bundled():
         design_ref = str(Path(design_ref).resolve())
     ctx = _context(design_ref, str(out_dir), options)
@@ -437,7 +438,9 @@ def generate(
     summary = GenerateSummary(loaded.name, out_dir, total, ctx.critical)
     if options.simulate:
         _check_simulator()
+        _check_bench(loaded)
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     _clear_staging(out_dir)
     _copy_design_files(loaded, out_dir)
     listing = {entry.name for entry in os.scandir(out_dir) if entry.is_dir()}
@@ -569,6 +572,21 @@ def _check_simulator() -> None:
     from magical_prune.refflow.spice import find_ngspice
 
     find_ngspice()
+
+
+def _check_bench(design: Any) -> None:
+    """Fail before any placement when the design's bench cannot label it: a port left
+    floating, or no sound operating point without layout effects (e.g. wrong bias)."""
+    from magical_prune.refflow.benchcheck import bench_help
+    from magical_prune.refflow.evaluator import Evaluator
+
+    try:
+        Evaluator(design.circuit, design.bench).check_design()
+    except MagicalPruneError as err:
+        fix = bench_help(design.name, design.bench, derived=design.bench_path is None)
+        raise MagicalPruneError(
+            f"{err.message}; {fix}", design.bench_path or design.netlist
+        ) from None
 
 
 def read_mask(folder: str | os.PathLike[str], critical: Sequence[str], high: float = 10.0) -> int:
