@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ NETLIST_KEYS: tuple[str, ...] = ("spectre_netlist", "hspice_netlist")
 #: Other keys only a flow configuration has (a device named ``lef`` is not plausible).
 _FLOW_KEYS = frozenset({*NETLIST_KEYS, "resultDir", "techfile", "simple_tech_file", "lef"})
 _CACHE: dict[tuple[str, int, int], dict[str, Any] | None] = {}
+_RACY_NS = 2_000_000_000
 
 
 def _config(path: str | os.PathLike[str]) -> dict[str, Any] | None:
@@ -36,16 +38,19 @@ def _config(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     except OSError:
         return None
     key = (name, st.st_mtime_ns, st.st_size)
-    if key not in _CACHE:
+    if key in _CACHE:
+        return _CACHE[key]
+    try:
+        data = json.loads(read_text(name))
+    except (MagicalPruneError, ValueError, RecursionError):
+        data = None
+    config = data if isinstance(data, dict) and _FLOW_KEYS & data.keys() else None
+    # a file written within the last seconds may change without a new mtime: not cached
+    if time.time_ns() - st.st_mtime_ns > _RACY_NS:
         if len(_CACHE) > 256:
             _CACHE.clear()
-        try:
-            data = json.loads(read_text(name))
-        except (MagicalPruneError, ValueError, RecursionError):
-            data = None
-        found = isinstance(data, dict) and bool(_FLOW_KEYS & data.keys())
-        _CACHE[key] = data if found else None
-    return _CACHE[key]
+        _CACHE[key] = config
+    return config
 
 
 def is_flow_config(path: str | os.PathLike[str]) -> bool:
@@ -69,10 +74,13 @@ def flow_config_netlist(path: str | os.PathLike[str]) -> Path | None:
             continue
         if not isinstance(value, str) or not value.strip():
             raise MagicalPruneError(f"{key} must be a file name, got {json.dumps(value)}", path)
-        netlist = Path(path).parent / Path(value.strip()).expanduser()
-        if not netlist.is_file():
-            raise MagicalPruneError(
-                f"{key} names {value!r}, which is not a file (looked for {netlist})", path
-            )
+        netlist = Path(path).parent / value.strip()
+        try:
+            found = netlist.is_file()
+        except (OSError, ValueError):  # a name too long or otherwise impossible
+            found = False
+        if not found:
+            shown = value if len(value) <= 80 else value[:77] + "..."
+            raise MagicalPruneError(f"{key} names {shown!r}, which is not a file", path)
         return netlist
     return None

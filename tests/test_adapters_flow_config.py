@@ -3,11 +3,15 @@ as a device-type file, and used to find the netlist."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from magical_prune.adapters import discovery, flow_config, magical
 from magical_prune.errors import MagicalPruneError
@@ -81,3 +85,22 @@ def test_configuration_picks_the_netlist_among_several(design):
     (design / "tiny.json").unlink()
     with pytest.raises(MagicalPruneError, match="several"):
         discovery.find_layout_files(design / "tiny_1")
+
+
+VALUES = st.one_of(
+    st.text(max_size=30), st.integers(), st.none(), st.lists(st.integers(), max_size=2),
+    st.sampled_from(["tiny.sp", "../tiny/tiny.sp", "/", "", "x" * 5000, "a\x00b", "tiny_1"]),
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(config=st.dictionaries(st.sampled_from([*flow_config.NETLIST_KEYS, "lef", "M0"]), VALUES))
+def test_any_configuration_gives_a_circuit_or_our_error(config):
+    with tempfile.TemporaryDirectory() as tmp:
+        design = Path(tmp) / "tiny"
+        shutil.copytree(TINY, design)
+        (design / "tiny.json").write_text(json.dumps(config))
+        discovery.clear_caches()
+        for target in (design / "tiny.json", design, design / "tiny_1"):
+            with contextlib.suppress(MagicalPruneError):
+                magical.load_circuit(target)
