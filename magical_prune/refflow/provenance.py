@@ -32,6 +32,7 @@ __all__ = [
     "evaluator_differences",
     "generation_record",
     "merge_records",
+    "numeric_environment",
     "read_provenance",
     "recorded_mismatch",
     "write_provenance",
@@ -41,6 +42,31 @@ __all__ = [
 PROVENANCE_FILE = "refflow.json"
 _FORMAT = 1
 _INFORMATIONAL = {"version", "generator", "labels.simulator"}
+#: Informational sections: recorded from the first run, never compared.
+_INFORMATIONAL_PREFIXES = ("environment.",)
+
+
+def numeric_environment() -> dict[str, str]:
+    """The libraries and CPU the placer's floating-point results depend on.
+
+    The placements are bit-identical only within one such environment: another numpy, scipy
+    or torch release, or a CPU with other vector kernels, may move a device by a grid step
+    (10 nm). Informational, so a folder can be resumed elsewhere; the reproducibility test
+    compares byte for byte only when it matches.
+    """
+    import platform
+
+    import numpy
+    import scipy
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "scipy": scipy.__version__,
+        "torch": torch.__version__,
+        "cpu": f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}",
+    }
 
 
 def generation_record(
@@ -72,6 +98,7 @@ def generation_record(
         "generator": "magical-prune refflow generate",
         "version": __version__,
         "design": design,
+        "environment": numeric_environment(),
         "placement": {
             "seed": options.seed,
             "weight": float(options.weight),
@@ -95,7 +122,11 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
 
 def _differences(recorded: dict[str, Any], current: dict[str, Any]) -> list[str]:
     a, b = _flat(recorded), _flat(current)
-    keys = sorted(k for k in set(a) | set(b) if k not in _INFORMATIONAL)
+    keys = sorted(
+        k
+        for k in set(a) | set(b)
+        if k not in _INFORMATIONAL and not k.startswith(_INFORMATIONAL_PREFIXES)
+    )
     return [
         f"{k}: {json.dumps(b.get(k))} now, {json.dumps(a.get(k))} recorded"
         for k in keys
