@@ -1,0 +1,274 @@
+"""Learning curves on reference designs: how well each learner prunes per label budget.
+
+    python benchmarks/learning_curve.py --runs runs                 # every design in runs/
+    python benchmarks/learning_curve.py --runs runs --quick         # 2 CPU cores, minutes
+    python benchmarks/learning_curve.py --runs runs ota2 ota3 --seeds 5
+
+``runs/<design>/`` is what ``magical-prune refflow generate <design> -o runs`` writes (any
+design folder with labelled layouts works). Per design the last 20% of the layouts (in
+generation order, as ``dataset build``'s split) are the fixed test set; each budget draws
+its training layouts from the rest, once per seed. A layout is bad when its metric lies in
+the design's worst 25% (over all its layouts), so random pruning keeps 25% bad ones.
+
+Columns: FOR when pruning the 25% of the test set with the highest scores; the largest
+prune rate whose FOR stays at or below 10% (read off the test set's own curve, so an upper
+bound of what a calibrated threshold reaches); Spearman correlation of score and badness;
+fit time. Rows: random pruning, the two baselines a user would write in an afternoon
+(ridge and gradient-boosted trees on :func:`magical_prune.geometry.layout_vector`, fitted
+to the metric's badness) and ``pairgbt`` (gradient-boosted trees on the layout vector plus
+:func:`magical_prune.geometry.pair_vector` and a ridge fit of the pair vector, learning the
+*signed* offset so that the direction of the systematic offset is learnt, scored by the
+predicted magnitude).
+
+Writes ``docs/results/learning_curve.{md,json,png}`` (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.linear_model import RidgeCV
+from sklearn.model_selection import cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from tqdm import tqdm
+
+from magical_prune.adapters.discovery import find_layouts, load_placement
+from magical_prune.geometry import geometry_vectors
+from magical_prune.labels import get_metric
+from magical_prune.predict import for_curve
+
+METRIC = {"ota1": "Offset_Voltage", "ota2": "Offset_Voltage", "ota3": "Offset_Voltage",
+          "ota4": "CMRR"}  # fmt: skip
+BUDGETS = (16, 64, 200, 800, 1600)
+PRUNE_SHARE = 0.25
+FOR_TARGET = 0.10
+
+
+@dataclass
+class DesignData:
+    """Geometry and metric of every labelled layout of one design, in generation order."""
+
+    name: str
+    metric: str
+    layout: np.ndarray
+    pairs: np.ndarray
+    value: np.ndarray
+
+    @property
+    def badness(self) -> np.ndarray:
+        return get_metric(self.metric).badness(self.value)
+
+
+def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
+    """Read (or reuse the cache of) a generated design folder's layouts."""
+    cache.mkdir(parents=True, exist_ok=True)
+    layouts = find_layouts(folder)
+    stamp = f"{folder.name}_{len(layouts)}_{metric}.npz"
+    if (cache / stamp).exists():
+        z = np.load(cache / stamp)
+        return DesignData(folder.name, metric, z["layout"], z["pairs"], z["value"])
+    rows, pairs, values = [], [], []
+    for path in tqdm(layouts, desc=f"read {folder.name}", unit="layout"):
+        placement = load_placement(path)
+        if metric not in placement.performance:
+            continue  # failed simulation: no label
+        vectors = geometry_vectors(placement)
+        rows.append(vectors.layout)
+        pairs.append(vectors.pairs)
+        values.append(placement.performance[metric])
+    data = DesignData(folder.name, metric, np.stack(rows), np.stack(pairs), np.array(values))
+    np.savez(cache / stamp, layout=data.layout, pairs=data.pairs, value=data.value)
+    return data
+
+
+# -- learners: fit(train features, train target) -> score function -------------------------
+Learner = Callable[[DesignData, np.ndarray, np.ndarray, int], np.ndarray]
+
+
+def _ridge() -> object:
+    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
+
+
+def _trees(n: int) -> HistGradientBoostingRegressor:
+    # the afternoon baseline: 200 iterations at learning rate 0.05, sklearn's other defaults
+    return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, random_state=0)
+
+
+def random_scores(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random(len(test))
+
+
+def ridge_baseline(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    model = _ridge().fit(d.layout[train], d.badness[train])
+    return model.predict(d.layout[test])
+
+
+def trees_baseline(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    model = _trees(len(train)).fit(d.layout[train], d.badness[train])
+    return model.predict(d.layout[test])
+
+
+def pair_trees(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    """Signed target where the metric's magnitude matters; ridge on the pair vector stacked
+    (out of fold) into trees on both vectors; few labels: the ridge alone."""
+    spec = get_metric(d.metric)
+    signed = spec.better == "smaller_abs"
+    target = d.value if signed else d.badness
+    ridge = _ridge().fit(d.pairs[train], target[train])
+    ridge_test = ridge.predict(d.pairs[test])
+    if len(train) < 64:
+        prediction = ridge_test
+    else:
+        folds = min(5, len(train) // 16)
+        oof = cross_val_predict(_ridge(), d.pairs[train], target[train], cv=folds)
+        both = np.column_stack([d.layout, d.pairs])
+        trees = HistGradientBoostingRegressor(
+            max_iter=300,
+            learning_rate=0.05,
+            min_samples_leaf=max(5, min(20, len(train) // 20)),
+            random_state=seed,
+        ).fit(np.column_stack([both[train], oof]), target[train])
+        prediction = trees.predict(np.column_stack([both[test], ridge_test]))
+    return np.abs(prediction) if signed else prediction
+
+
+LEARNERS: dict[str, Learner] = {
+    "random": random_scores,
+    "ridge (baseline)": ridge_baseline,
+    "trees (baseline)": trees_baseline,
+    "pairgbt": pair_trees,
+}
+
+
+# -- measures ---------------------------------------------------------------------------------
+def measures(scores: np.ndarray, badness: np.ndarray, bad: np.ndarray) -> dict[str, float]:
+    order = np.argsort(-scores, kind="stable")
+    kept = order[int(round(PRUNE_SHARE * len(scores))) :]
+    curve = for_curve(scores, bad.astype(int))
+    ok = np.nan_to_num(curve["for"], nan=1.0) <= FOR_TARGET
+    return {
+        "for": float(bad[kept].mean()),
+        "prune_at_for10": float(curve["prune_rate"][ok].max()) if ok.any() else 0.0,
+        # constant scores (trees with too few labels to split) rank nothing: correlation 0
+        "spearman": 0.0 if np.ptp(scores) == 0 else float(spearmanr(scores, badness).statistic),
+    }
+
+
+def run_design(d: DesignData, budgets: list[int], seeds: int) -> list[dict]:
+    n = len(d.value)
+    test = np.arange(int(0.8 * n), n)
+    pool = np.arange(int(0.8 * n))
+    bad = d.badness > np.quantile(d.badness, 1 - PRUNE_SHARE)
+    rows = []
+    for budget in [b for b in budgets if b <= len(pool)]:
+        for name, learner in LEARNERS.items():
+            per_seed = []
+            for seed in range(seeds):
+                train = np.sort(np.random.default_rng(seed).choice(pool, budget, replace=False))
+                start = time.perf_counter()
+                scores = learner(d, train, test, seed)
+                fit_s = time.perf_counter() - start
+                per_seed.append({**measures(scores, d.badness[test], bad[test]), "fit_s": fit_s})
+            rows.append({"design": d.name, "budget": budget, "learner": name,
+                         "seeds": per_seed})  # fmt: skip
+    return rows
+
+
+def _stat(row: dict, key: str) -> tuple[float, float]:
+    values = np.array([s[key] for s in row["seeds"]])
+    return float(values.mean()), float(values.std())
+
+
+def write_report(rows: list[dict], out: Path, header: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "learning_curve.json").write_text(json.dumps(rows, indent=1) + "\n")
+    lines = [header, ""]
+    for design in dict.fromkeys(r["design"] for r in rows):
+        lines += [f"## {design}", "",
+                  "| budget | learner | FOR % at 25% pruned | prune rate % at FOR <= 10% "
+                  "| Spearman | fit s |", "|---|---|---|---|---|---|"]  # fmt: skip
+        for r in (r for r in rows if r["design"] == design):
+            f, p, s, t = (_stat(r, k) for k in ("for", "prune_at_for10", "spearman", "fit_s"))
+            lines.append(
+                f"| {r['budget']} | {r['learner']} | {100 * f[0]:.1f} ± {100 * f[1]:.1f} "
+                f"| {100 * p[0]:.1f} ± {100 * p[1]:.1f} | {s[0]:.2f} ± {s[1]:.2f} | {t[0]:.2f} |"
+            )
+        lines.append("")
+    lines.append("![FOR vs label budget](learning_curve.png)")
+    (out / "learning_curve.md").write_text("\n".join(lines) + "\n")
+    plot(rows, out / "learning_curve.png")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    designs = list(dict.fromkeys(r["design"] for r in rows))
+    fig, axes = plt.subplots(1, len(designs), figsize=(4 * len(designs), 3.6), squeeze=False)
+    for ax, design in zip(axes[0], designs):
+        for learner in LEARNERS:
+            mine = [r for r in rows if r["design"] == design and r["learner"] == learner]
+            x = [r["budget"] for r in mine]
+            mean, std = np.array([_stat(r, "for") for r in mine]).T * 100
+            ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=learner)
+        ax.set_xscale("log")
+        ax.set_title(design)
+        ax.set_xlabel("labelled layouts of the design")
+        ax.set_ylabel("FOR % at 25% pruned")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("designs", nargs="*", help="design folders under --runs (default: all)")
+    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--budgets", type=int, nargs="*", default=list(BUDGETS))
+    parser.add_argument("--quick", action="store_true", help="3 seeds (2 CPU cores, minutes)")
+    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--cache", type=Path, default=Path("runs/.geometry"))
+    args = parser.parse_args()
+    seeds = 3 if args.quick else args.seeds
+    names = args.designs or sorted(p.name for p in args.runs.iterdir() if p.is_dir()
+                                   and not p.name.startswith("."))  # fmt: skip
+    rows, sizes = [], {}
+    for name in names:
+        d = load_design(args.runs / name, METRIC.get(name, "Offset_Voltage"), args.cache)
+        sizes[name] = len(d.value)
+        start = time.perf_counter()
+        design_rows = run_design(d, [*args.budgets, int(0.8 * len(d.value))], seeds)
+        rows += design_rows
+        print(f"{name}: {len(design_rows)} rows in {time.perf_counter() - start:.0f} s", flush=True)
+        for r in design_rows:
+            f = _stat(r, "for")
+            print(f"  {r['budget']:>5} {r['learner']:<18} FOR {100 * f[0]:5.1f} ± {100 * f[1]:.1f}")
+    header = (
+        "# Learning curves on reference designs\n\n"
+        f"Written by `python benchmarks/learning_curve.py{' --quick' if args.quick else ''}` "
+        f"({seeds} seeds; {platform.machine()}, {platform.python_version()}). Layouts per "
+        f"design: {', '.join(f'{k} {v}' for k, v in sizes.items())}; test set = the last 20%; "
+        "bad = the design's worst 25% (random pruning: FOR 25%); the last budget of each "
+        "design is every layout outside the test set. Metric: |Offset_Voltage| for ota1-3, "
+        "CMRR for ota4 (as benchmarks/paper.py)."
+    )
+    write_report(rows, args.out, header)
+
+
+if __name__ == "__main__":
+    main()
