@@ -21,6 +21,7 @@ from magical_prune.errors import MagicalPruneError, MagicalPruneWarning
 #: command name -> (module under magical_prune.cli, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "inspect": ("inspect_cmd", "inspect", "Show devices, nets, sub-circuits and placement facts."),
+    "constraints": ("constraints_cmd", "constraints", "Derive .sym/.symnet from a netlist."),
     "features": ("features_cmd", "features", "Extract the feature images of a placement."),
     "refflow": ("groups", "refflow", "Reference flow: place and simulate example OTAs."),
     "models": ("models_cmd", "models", "List the network architectures with their cost."),

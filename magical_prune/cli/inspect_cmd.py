@@ -112,8 +112,10 @@ def _human(facts: dict[str, Any]) -> list[str]:
     lines += _table(rows) + [""]
     pairs = [" / ".join(p) for g in facts["symmetry"] for p in g["pairs"]]
     singles = [s for g in facts["symmetry"] for s in g["self_symmetric"]]
+    derived = " (derived from the circuit: no .sym)" if facts.get("symmetry_derived") else ""
     lines.append(
-        f"symmetry: pairs {', '.join(pairs) or '-'}; self-symmetric {', '.join(singles) or '-'}"
+        f"symmetry{derived}: pairs {', '.join(pairs) or '-'}; "
+        f"self-symmetric {', '.join(singles) or '-'}"
     )
     if facts["unmodelled"]:
         left = ", ".join(f"{e['name']} ({e['element']})" for e in facts["unmodelled"])
@@ -129,6 +131,18 @@ def _human(facts: dict[str, Any]) -> list[str]:
             perf = ", ".join(f"{k}={v:g}" for k, v in placed["performance"].items())
             lines.append(f"performance: {perf}")
     return lines
+
+
+def _derived_symmetry(facts: dict[str, Any], circuit: Any) -> None:
+    from magical_prune.constraints import derive_symmetry
+
+    sym = derive_symmetry(circuit)
+    facts["symmetry"] = sym.as_json() if sym.groups else []
+    facts["symmetric_nets"] = {
+        "pairs": [list(p) for p in sym.net_pairs],
+        "self_symmetric": list(sym.self_symmetric_nets),
+    }
+    facts["symmetry_derived"] = True
 
 
 @click.command("inspect")
@@ -158,6 +172,9 @@ def inspect(path: Path, as_json: bool, top: str | None, companions: dict[str, An
     else:
         circuit = discovery.load_circuit(path, top=top, **companions)
         facts = circuit_facts(circuit)
+    facts["symmetry_derived"] = False
+    if not facts["symmetry"]:  # no .sym: show what would be derived, and say so
+        _derived_symmetry(facts, placement.circuit if is_layout else circuit)
     if as_json:
         echo_json(facts)
     else:
