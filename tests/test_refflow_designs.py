@@ -91,10 +91,13 @@ def test_folder_without_bench_gets_defaults(tmp_path: Path) -> None:
     assert design.bench.bias_currents == {"IBIAS": 20e-6}
 
 
-def test_folder_without_sym_is_refused(tmp_path: Path) -> None:
+def test_folder_without_sym_gets_derived_symmetry(tmp_path: Path) -> None:
     shutil.copy(DESIGNS_DIR / "ota4" / "ota4.sp", tmp_path / "ota4.sp")
-    with pytest.raises(MagicalPruneError, match="ota4.sym"):
-        load_design(tmp_path)
+    design = load_design(tmp_path)
+    assert design.derived_symmetry and design.sym is None
+    hand = load_design("ota4").circuit.symmetry
+    assert set(design.circuit.symmetry.pairs) == set(hand.pairs)
+    assert set(design.circuit.symmetry.self_symmetric) == set(hand.self_symmetric)
 
 
 def test_unknown_name_suggests() -> None:

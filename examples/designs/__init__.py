@@ -13,8 +13,10 @@ checkout. Each design folder holds:
   voltages and currents, load capacitors, the design's metric, the CMRR frequency, and the
   critical nets of the net-weight enumeration.
 
-Any other folder with a netlist and a ``.sym`` works too (:func:`load_design` with a path);
-without a bench file it gets defaults derived from its port names (:func:`default_bench`).
+Any other folder with a netlist works too (:func:`load_design` with a path); without a
+``.sym`` its symmetry is derived from the circuit's structure
+(:func:`magical_prune.constraints.derive_symmetry`), without a bench file it gets defaults
+derived from its port names (:func:`default_bench`).
 See ``README.md`` in this folder for what each design is.
 
 (The registry lives in this ``__init__`` rather than in ``refflow/designs.py`` because this
@@ -207,16 +209,30 @@ class Design:
 
     @cached_property
     def circuit(self) -> Circuit:
-        """The circuit (netlist + symmetry + channel overrides), parsed once."""
+        """The circuit (netlist + symmetry + channel overrides), parsed once. Without a
+        ``.sym`` file the symmetry is derived from the circuit's structure
+        (:func:`magical_prune.constraints.derive_symmetry`)."""
+        from dataclasses import replace
+
         from magical_prune.adapters import magical
 
-        return magical.load_circuit(
+        circuit = magical.load_circuit(
             self.netlist,
             types=self.types,
             channels=self.channels,
             sym=self.sym,
             symnet=self.symnet,
         )
+        if self.sym is None:
+            from magical_prune.constraints import derive_symmetry
+
+            circuit = replace(circuit, symmetry=derive_symmetry(circuit))  # not the cached one
+        return circuit
+
+    @property
+    def derived_symmetry(self) -> bool:
+        """Whether the symmetry is derived (the folder has no ``.sym``)."""
+        return self.sym is None
 
     @property
     def files(self) -> dict[str, Path]:
@@ -306,9 +322,7 @@ def _design_from_folder(folder: Path, name: str | None = None) -> Design:
             folder,
         )
     stem = netlist.stem
-    sym = _find(folder, stem, (".sym",))
-    if sym is None:
-        raise MagicalPruneError(f"no symmetry file: looked for {stem}.sym", folder)
+    sym = _find(folder, stem, (".sym",))  # None: derived from the circuit (Design.circuit)
     bench_path = folder / f"{stem}.bench.json"
     design = Design(
         name=name or stem,
@@ -316,7 +330,7 @@ def _design_from_folder(folder: Path, name: str | None = None) -> Design:
         netlist=netlist,
         bench=None,  # type: ignore[arg-type]
         sym=sym,
-        symnet=_find(folder, stem, (".symnet",)),
+        symnet=_find(folder, stem, (".symnet",)) if sym is not None else None,
         types=(folder / f"{stem}.json") if (folder / f"{stem}.json").is_file() else None,
         channels=_find(folder, stem, (".channel",)),
         bench_path=bench_path if bench_path.is_file() else None,
@@ -343,7 +357,7 @@ _CACHE: dict[str, Design] = {}
 
 
 def load_design(name_or_folder: str | os.PathLike[str]) -> Design:
-    """A bundled design by name (``ota1``..``ota4``) or a folder with a netlist and ``.sym``.
+    """A bundled design by name (``ota1``..``ota4``), a folder with a netlist, or a netlist.
 
     Bundled designs are loaded once per process (the circuit is parsed on first use).
 

@@ -27,6 +27,23 @@ def _note_derived_bench(design: str) -> None:
         )
 
 
+def _note_derived_symmetry(design: str) -> None:
+    """Say so when the design has no .sym and its symmetry is derived from the circuit."""
+    from magical_prune.refflow.designs import load_design
+
+    loaded = load_design(design)
+    if loaded.derived_symmetry:
+        sym = loaded.circuit.symmetry
+        pairs = " ".join("/".join(p) for p in sym.pairs) or "-"
+        click.echo(
+            f"note: no {loaded.netlist.stem}.sym; using the symmetry derived from the circuit "
+            f"(magical-prune constraints): pairs {pairs}; self-symmetric "
+            f"{' '.join(sym.self_symmetric) or '-'} (written beside the layouts; save a .sym "
+            "beside the netlist to change it)",
+            err=True,
+        )
+
+
 @click.command("generate")
 @click.argument("design")
 @click.option(
@@ -109,8 +126,10 @@ def generate(
 ) -> None:
     """Place DESIGN for many net weightings and (unless --no-simulate) label each layout.
 
-    DESIGN is a bundled design (ota1, ota2, ota3, ota4) or a folder with a netlist and a
-    .sym file (and optionally <name>.bench.json). Without a bench file, a bench is derived
+    DESIGN is a bundled design (ota1, ota2, ota3, ota4), a folder with a netlist, or the
+    netlist itself. Without a .sym file the symmetry is derived from the circuit (as
+    `magical-prune constraints` does), printed and written beside the layouts; the critical
+    nets default to the multi-pin signal nets. Without a bench file, a bench is derived
     from conventional port names (INP INM OUTP OUTM VDD VSS, IBIAS*, VCM) and printed; a
     bench that leaves a port floating or gives a broken operating point without any layout
     effects is an error before any placement, and a layout whose operating point is broken
@@ -142,6 +161,7 @@ def generate(
         weight=weight,
         batch_size=batch_size,
     )
+    _note_derived_symmetry(design)
     if simulate:
         _note_derived_bench(design)
     summary = run(design, out, options, progress=not quiet and not as_json, force=force)

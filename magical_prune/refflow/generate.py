@@ -346,6 +346,28 @@ def _copy_design_files(design: Any, out_dir: Path) -> None:
         os.replace(tmp, target)
 
 
+def _write_derived_symmetry(design: Any, out_dir: Path) -> None:
+    """``<stem>.sym``/``.symnet`` of a design whose symmetry was derived, beside its layouts
+    (an existing different file means another design version: refused as above)."""
+    from magical_prune.adapters import magical
+
+    sym = design.circuit.symmetry
+    stem = Path(design.netlist).stem
+    staging = out_dir / STAGING
+    staging.mkdir(exist_ok=True)
+    for suffix, write in ((".sym", magical.write_sym), (".symnet", magical.write_symnet)):
+        tmp = staging / f"{stem}{suffix}.{os.getpid()}"
+        write(tmp, sym)
+        target = out_dir / f"{stem}{suffix}"
+        if target.exists() and not filecmp.cmp(tmp, target, shallow=False):
+            tmp.unlink()
+            raise MagicalPruneError(
+                f"{target} differs from the symmetry derived for {stem}: this output folder "
+                "holds another version of the design (use a new output folder)"
+            )
+        os.replace(tmp, target)
+
+
 def _record_provenance(
     out_dir: Path, name: str, options: GenerateOptions, listing: set[str]
 ) -> None:
@@ -403,8 +425,8 @@ def generate(
     """Place (and label) candidates of a design's net-weight space into ``out/<design>/``.
 
     Args:
-        design: a bundled design name (``ota1``..``ota4``) or a folder with a netlist and
-            ``.sym`` (and optionally ``.bench.json``).
+        design: a bundled design name (``ota1``..``ota4``), a folder with a netlist or a
+            netlist (``.sym`` and ``.bench.json`` optional: derived when absent).
         out: output root; the design's folder is created under it.
         options: run settings (:class:`GenerateOptions`).
         progress: show a tqdm progress bar.
@@ -443,6 +465,8 @@ def generate(
     out_dir.mkdir(parents=True, exist_ok=True)
     _clear_staging(out_dir)
     _copy_design_files(loaded, out_dir)
+    if loaded.derived_symmetry:  # the layouts are mirrored by it: readers need it beside them
+        _write_derived_symmetry(loaded, out_dir)
     listing = {entry.name for entry in os.scandir(out_dir) if entry.is_dir()}
     _record_provenance(out_dir, loaded.name, options, listing)
     todo_by_chunk: list[tuple[int, int, list[int]]] = []
