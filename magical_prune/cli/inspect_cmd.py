@@ -145,6 +145,29 @@ def _derived_symmetry(facts: dict[str, Any], circuit: Any) -> None:
     facts["symmetry_derived"] = True
 
 
+def _floorplan(path: Path, as_json: bool) -> None:
+    """Device outlines of a ``.floorplan.gds`` (names from its labels), in µm."""
+    from magical_prune.adapters.gds import read_floorplan
+
+    names, rects = read_floorplan(path)
+    lo, hi = rects[:, :2].min(axis=0), rects[:, 2:].max(axis=0)
+    facts = {
+        "source": str(path),
+        "bbox": [_um(v) for v in (*lo, *hi)],
+        "devices": {n: [_um(v) for v in r] for n, r in zip(names, rects.tolist())},
+    }
+    if as_json:
+        echo_json(facts)
+        return
+    b = facts["bbox"]
+    click.echo(f"floorplan {path}: {len(names)} devices, bbox {b[0]:.3f} {b[1]:.3f} "
+               f"{b[2]:.3f} {b[3]:.3f} um")  # fmt: skip
+    rows = [["DEVICE", "RECT um (xlo ylo xhi yhi)"]]
+    rows += [[n, " ".join(f"{v:.3f}" for v in r)] for n, r in facts["devices"].items()]
+    for line in _table(rows):
+        click.echo(line)
+
+
 @click.command("inspect")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
@@ -155,12 +178,16 @@ def inspect(path: Path, as_json: bool, top: str | None, companions: dict[str, An
     box, device rectangles, wirelength) when PATH is a layout.
 
     PATH is a netlist (.sp/.scs/.spice/.cir) or MAGICAL's flow configuration naming one
-    (<design>.json), a placement result file (any name) or a layout folder, or a design
-    folder (its netlist or first layout). Companion files are found beside PATH unless
+    (<design>.json), a placement result file (any name) or a layout folder, a design
+    folder (its netlist or first layout), or MAGICAL's debug <circuit>.floorplan.gds
+    (device outlines and names; needs gdstk). Companion files are found beside PATH unless
     given.
     """
     from magical_prune.adapters import discovery, flow_config, spectre
 
+    if path.is_file() and path.suffix.lower() == ".gds":  # MAGICAL's debug floorplan
+        _floorplan(path, as_json)
+        return
     is_netlist = path.is_file() and (
         path.suffix.lower() in spectre.NETLIST_SUFFIXES or flow_config.is_flow_config(path)
     )

@@ -16,7 +16,7 @@ from magical_prune.circuit import MOS_PINS, PASSIVE_PINS, Circuit, DeviceType
 from magical_prune.errors import MagicalPruneError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from magical_prune.integrations.ideaplace import RecordedProblem
+    from magical_prune.integrations._problem import RecordedProblem
 
 #: Terminal names a pin may carry itself (MAGICAL names device pins by the device's nets).
 _TERMINALS = frozenset(MOS_PINS) | frozenset(PASSIVE_PINS) | {"BULK"}

@@ -16,7 +16,7 @@ from magical_prune.integrations._devices import device_types, pin_terminals
 from magical_prune.placement import Placement
 
 if TYPE_CHECKING:  # pragma: no cover
-    from magical_prune.integrations.ideaplace import RecordedProblem
+    from magical_prune.integrations._problem import RecordedProblem
 
 Box = tuple[int, int, int, int]
 
