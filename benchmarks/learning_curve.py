@@ -15,10 +15,10 @@ prune rate whose FOR stays at or below 10% (read off the test set's own curve, s
 bound of what a calibrated threshold reaches); Spearman correlation of score and badness;
 fit time. Rows: random pruning, the two baselines a user would write in an afternoon
 (ridge and gradient-boosted trees on :func:`magical_prune.geometry.layout_vector`, fitted
-to the metric's badness) and ``pairgbt`` (gradient-boosted trees on the layout vector plus
-:func:`magical_prune.geometry.pair_vector` and a ridge fit of the pair vector, learning the
-*signed* offset so that the direction of the systematic offset is learnt, scored by the
-predicted magnitude).
+to the metric's badness) and the product's default learner,
+:class:`magical_prune.geolearn.GeometryLearner` (signed targets, pair separations and heat
+asymmetry, the model chosen by cross-validation on the training labels; the report says
+which candidate it chose).
 
 Writes ``docs/results/learning_curve.{md,json,png}`` (``--out``).
 """
@@ -37,12 +37,12 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.linear_model import RidgeCV
-from sklearn.model_selection import cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from magical_prune.adapters.discovery import find_layouts, load_placement
+from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import geometry_vectors
 from magical_prune.labels import get_metric
 from magical_prune.predict import for_curve
@@ -62,6 +62,7 @@ class DesignData:
     metric: str
     layout: np.ndarray
     pairs: np.ndarray
+    heat: np.ndarray
     value: np.ndarray
 
     @property
@@ -73,11 +74,11 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
     """Read (or reuse the cache of) a generated design folder's layouts."""
     cache.mkdir(parents=True, exist_ok=True)
     layouts = find_layouts(folder)
-    stamp = f"{folder.name}_{len(layouts)}_{metric}.npz"
+    stamp = f"{folder.name}_{len(layouts)}_{metric}_v2.npz"
     if (cache / stamp).exists():
         z = np.load(cache / stamp)
-        return DesignData(folder.name, metric, z["layout"], z["pairs"], z["value"])
-    rows, pairs, values = [], [], []
+        return DesignData(folder.name, metric, z["layout"], z["pairs"], z["heat"], z["value"])
+    rows, pairs, heat, values = [], [], [], []
     for path in tqdm(layouts, desc=f"read {folder.name}", unit="layout"):
         placement = load_placement(path)
         if metric not in placement.performance:
@@ -85,9 +86,11 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
         vectors = geometry_vectors(placement)
         rows.append(vectors.layout)
         pairs.append(vectors.pairs)
+        heat.append(vectors.heat)
         values.append(placement.performance[metric])
-    data = DesignData(folder.name, metric, np.stack(rows), np.stack(pairs), np.array(values))
-    np.savez(cache / stamp, layout=data.layout, pairs=data.pairs, value=data.value)
+    data = DesignData(folder.name, metric, np.stack(rows), np.stack(pairs), np.stack(heat),
+                      np.array(values))  # fmt: skip
+    np.savez(cache / stamp, layout=data.layout, pairs=data.pairs, heat=data.heat, value=data.value)
     return data
 
 
@@ -118,35 +121,23 @@ def trees_baseline(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int
     return model.predict(d.layout[test])
 
 
-def pair_trees(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-    """Signed target where the metric's magnitude matters; ridge on the pair vector stacked
-    (out of fold) into trees on both vectors; few labels: the ridge alone."""
-    spec = get_metric(d.metric)
-    signed = spec.better == "smaller_abs"
-    target = d.value if signed else d.badness
-    ridge = _ridge().fit(d.pairs[train], target[train])
-    ridge_test = ridge.predict(d.pairs[test])
-    if len(train) < 64:
-        prediction = ridge_test
-    else:
-        folds = min(5, len(train) // 16)
-        oof = cross_val_predict(_ridge(), d.pairs[train], target[train], cv=folds)
-        both = np.column_stack([d.layout, d.pairs])
-        trees = HistGradientBoostingRegressor(
-            max_iter=300,
-            learning_rate=0.05,
-            min_samples_leaf=max(5, min(20, len(train) // 20)),
-            random_state=seed,
-        ).fit(np.column_stack([both[train], oof]), target[train])
-        prediction = trees.predict(np.column_stack([both[test], ridge_test]))
-    return np.abs(prediction) if signed else prediction
+def geometry_learner(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
+    """The product's learner (:class:`magical_prune.geolearn.GeometryLearner`)."""
+    tables = Tables(d.layout, d.pairs, d.heat)
+    learner = GeometryLearner(LearnerConfig(metric=d.metric, seed=seed))
+    learner.fit(tables.take(train), d.value[train])
+    CHOSEN.setdefault((d.name, len(train)), []).append(learner.chosen)
+    return learner.scores(tables.take(test))
 
+
+#: which candidate the geometry learner chose, per (design, budget), one entry per seed
+CHOSEN: dict[tuple[str, int], list[str]] = {}
 
 LEARNERS: dict[str, Learner] = {
     "random": random_scores,
     "ridge (baseline)": ridge_baseline,
     "trees (baseline)": trees_baseline,
-    "pairgbt": pair_trees,
+    "geometry (default)": geometry_learner,
 }
 
 
@@ -179,8 +170,10 @@ def run_design(d: DesignData, budgets: list[int], seeds: int) -> list[dict]:
                 scores = learner(d, train, test, seed)
                 fit_s = time.perf_counter() - start
                 per_seed.append({**measures(scores, d.badness[test], bad[test]), "fit_s": fit_s})
-            rows.append({"design": d.name, "budget": budget, "learner": name,
-                         "seeds": per_seed})  # fmt: skip
+            row = {"design": d.name, "budget": budget, "learner": name, "seeds": per_seed}
+            if name == "geometry (default)":
+                row["chosen"] = CHOSEN.get((d.name, budget), [])
+            rows.append(row)
     return rows
 
 
@@ -202,6 +195,7 @@ def write_report(rows: list[dict], out: Path, header: str) -> None:
             lines.append(
                 f"| {r['budget']} | {r['learner']} | {100 * f[0]:.1f} ± {100 * f[1]:.1f} "
                 f"| {100 * p[0]:.1f} ± {100 * p[1]:.1f} | {s[0]:.2f} ± {s[1]:.2f} | {t[0]:.2f} |"
+                + (f" chose {', '.join(r['chosen'])}" if r.get("chosen") else "")
             )
         lines.append("")
     lines.append("![FOR vs label budget](learning_curve.png)")

@@ -12,6 +12,11 @@ pixels), for learners that are not image CNNs:
   outline's bottom and the magnitude of that distance. A linear process gradient shifts a
   pair's threshold difference in proportion to the pair's separation; heat sources off the
   axis break the symmetry of the thermal field.
+* :func:`heat_asymmetry` -- per mirrored pair, how much closer its first device sits to the
+  heat sources off the symmetry axis than its second: the sum over unpaired devices of
+  ``area * (1/r_first - 1/r_second)`` (a point source's steady-state temperature falls as
+  1/r; the device area stands in for its unknown power; r is softened by the source's
+  equivalent radius). Mirrored sources heat both devices of a pair alike and cancel.
 
 Both follow the device and net order of the placement, so layouts of one design give
 columns that line up; layouts of different designs do not (see :func:`column_names`).
@@ -26,7 +31,14 @@ import numpy as np
 from magical_prune.errors import MagicalPruneError
 from magical_prune.placement import Placement
 
-__all__ = ["GeometryVectors", "column_names", "geometry_vectors", "layout_vector", "pair_vector"]
+__all__ = [
+    "GeometryVectors",
+    "column_names",
+    "geometry_vectors",
+    "heat_asymmetry",
+    "layout_vector",
+    "pair_vector",
+]
 
 NM_PER_UM = 1000.0
 
@@ -37,6 +49,7 @@ class GeometryVectors:
 
     layout: np.ndarray
     pairs: np.ndarray
+    heat: np.ndarray
 
 
 def _centres_um(placement: Placement) -> np.ndarray:
@@ -87,9 +100,32 @@ def pair_vector(placement: Placement) -> np.ndarray:
     return np.concatenate([separation, u, v, np.abs(u)])
 
 
+def heat_asymmetry(placement: Placement) -> np.ndarray:
+    """Per mirrored pair (file order): sum over unpaired devices of
+    ``area * (1/r_first - 1/r_second)`` in 1/µm·µm², r softened by sqrt(area/pi)."""
+    pairs, single = _pair_indices(placement)
+    if not pairs or not single:
+        return np.zeros(len(pairs))
+    rects = np.asarray(placement.rects, dtype=np.float64) / NM_PER_UM
+    centres = (rects[:, :2] + rects[:, 2:]) / 2.0
+    size = rects[single, 2:] - rects[single, :2]
+    area = size[:, 0] * size[:, 1]
+    radius = np.sqrt(area / np.pi)
+    a, b = np.array(pairs).T
+    sources = centres[single]
+
+    def inverse_distance(victims: np.ndarray) -> np.ndarray:
+        d = np.linalg.norm(centres[victims][:, None, :] - sources[None, :, :], axis=2)
+        return 1.0 / np.hypot(d, radius[None, :])
+
+    return (inverse_distance(a) - inverse_distance(b)) @ area
+
+
 def geometry_vectors(placement: Placement) -> GeometryVectors:
-    """Both vectors of one layout."""
-    return GeometryVectors(layout_vector(placement), pair_vector(placement))
+    """The three vectors of one layout."""
+    return GeometryVectors(
+        layout_vector(placement), pair_vector(placement), heat_asymmetry(placement)
+    )
 
 
 def column_names(placement: Placement) -> dict[str, list[str]]:
@@ -110,4 +146,5 @@ def column_names(placement: Placement) -> dict[str, list[str]]:
         + [f"height:{names[i]}" for i in single]
         + [f"|axis|:{names[i]}" for i in single]
     )
-    return {"layout": layout, "pairs": pair}
+    heat = [f"heat:{names[a]}-{names[b]}" for a, b in pairs]
+    return {"layout": layout, "pairs": pair, "heat": heat}

@@ -7,7 +7,13 @@ import pytest
 
 from magical_prune.circuit import Circuit, DeviceType, Symmetry
 from magical_prune.errors import MagicalPruneError
-from magical_prune.geometry import column_names, geometry_vectors, layout_vector, pair_vector
+from magical_prune.geometry import (
+    column_names,
+    geometry_vectors,
+    heat_asymmetry,
+    layout_vector,
+    pair_vector,
+)
 from magical_prune.placement import Placement
 
 NETS = {"a": [("A", "D"), ("C", "D")], "b": [("B", "D"), ("C", "G")]}
@@ -67,3 +73,14 @@ def test_empty_placement_is_an_error():
     object.__setattr__(empty, "names", ())
     with pytest.raises(MagicalPruneError):
         layout_vector(empty)
+
+
+def test_heat_asymmetry_by_hand():
+    # C (area 4, radius sqrt(4/pi)) at (5, 5); A at (1, 1), B at (7, 1)
+    radius2 = 4 / np.pi
+    to_a, to_b = 4**2 + 4**2, 2**2 + 4**2
+    expected = 4 * (1 / np.sqrt(to_a + radius2) - 1 / np.sqrt(to_b + radius2))
+    np.testing.assert_allclose(heat_asymmetry(three(x_c=5.0)), [expected])
+    # a source on the axis heats both alike
+    np.testing.assert_allclose(heat_asymmetry(three(x_c=4.0)), [0.0], atol=1e-12)
+    assert heat_asymmetry(three(pairs=())).shape == (0,)

@@ -1,0 +1,90 @@
+"""GeometryLearner: model choice by cross-validation, signed targets, determinism, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from magical_prune.adapters.discovery import find_layouts, load_placement
+from magical_prune.errors import MagicalPruneError
+from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ota3"
+
+
+def synthetic(n: int, seed: int = 0, nonlinear: bool = False) -> tuple[Tables, np.ndarray]:
+    """Six pairs, four unpaired devices; the offset is -20 + a linear mix of separations."""
+    rng = np.random.default_rng(seed)
+    sep = rng.normal(0, 5, (n, 6))
+    single = rng.normal(0, 5, (n, 12))
+    heat = rng.normal(0, 0.1, (n, 6))
+    layout = rng.normal(0, 10, (n, 30))
+    offset = -20 + sep @ np.array([3.0, -2.0, 1.0, 0.5, 0.0, 0.0]) + 40 * heat[:, 0]
+    if nonlinear:  # a cliff no linear model sees: the bad quarter is set by one coordinate
+        offset = np.where(layout[:, 3] > 6.7, -100.0, -1.0) + 0.01 * offset
+    offset = offset + rng.normal(0, 1, n)
+    return Tables(layout, np.column_stack([sep, single]), heat), offset * 1e-6
+
+
+def test_linear_mechanism_is_learnt_from_few_labels():
+    tables, offset = synthetic(400)
+    learner = GeometryLearner(LearnerConfig(metric="Offset_Voltage")).fit(
+        tables.take(np.arange(32)), offset[:32]
+    )
+    assert learner.chosen in ("ridge-physics", "ridge-pairs")
+    assert set(learner.cv) == {"ridge-physics", "ridge-pairs"}  # no trees below 64 labels
+    held = np.arange(32, 400)
+    rho = spearmanr(learner.scores(tables.take(held)), np.abs(offset[held])).statistic
+    assert rho > 0.8
+
+
+def test_signed_target_beats_magnitude_when_the_offset_is_systematic():
+    # the same ridge on |offset| cannot learn a sign; the learner's signed fit can
+    tables, offset = synthetic(400, seed=1)
+    train, held = np.arange(48), np.arange(48, 400)
+    signed = GeometryLearner(LearnerConfig(candidates=("ridge-physics",))).fit(
+        tables.take(train), offset[train]
+    )
+    rho_signed = spearmanr(signed.scores(tables.take(held)), np.abs(offset[held])).statistic
+    magnitude = GeometryLearner(LearnerConfig(metric="CMRR", candidates=("ridge-physics",)))
+    magnitude.fit(tables.take(train), -np.abs(offset[train]))  # CMRR: larger is better
+    rho_magnitude = spearmanr(magnitude.scores(tables.take(held)), np.abs(offset[held])).statistic
+    assert rho_signed > rho_magnitude + 0.1
+
+
+def test_trees_are_chosen_where_the_mechanism_is_not_linear():
+    tables, offset = synthetic(600, seed=2, nonlinear=True)
+    learner = GeometryLearner().fit(tables.take(np.arange(300)), offset[:300])
+    assert learner.chosen in ("trees", "trees-physics")
+    assert learner.cv[learner.chosen] > learner.cv["ridge-physics"]
+    assert learner.oof_scores is not None and learner.oof_scores.shape == (300,)
+
+
+def test_same_seed_same_scores():
+    tables, offset = synthetic(200, seed=3)
+    a = GeometryLearner().fit(tables, offset).scores(tables)
+    b = GeometryLearner().fit(tables, offset).scores(tables)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_errors():
+    tables, offset = synthetic(20)
+    with pytest.raises(MagicalPruneError, match="metric values"):
+        GeometryLearner().fit(tables, offset[:10])
+    with pytest.raises(MagicalPruneError, match="at least 4"):
+        GeometryLearner().fit(tables.take(np.arange(3)), offset[:3])
+    with pytest.raises(MagicalPruneError, match="not been fitted"):
+        GeometryLearner().scores(tables)
+    with pytest.raises(MagicalPruneError, match="unknown candidate"):
+        GeometryLearner(LearnerConfig(candidates=("forest",))).fit(tables, offset)
+
+
+def test_placements_of_the_committed_example():
+    placements = [load_placement(p) for p in find_layouts(EXAMPLE)]
+    offsets = np.array([p.performance["Offset_Voltage"] for p in placements])
+    learner = GeometryLearner().fit_placements(placements, offsets)
+    scores = learner.score_placements(placements)
+    assert scores.shape == (20,) and np.all(np.isfinite(scores)) and np.all(scores >= 0)
