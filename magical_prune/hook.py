@@ -50,8 +50,11 @@ import json
 import logging
 import math
 import os
+import struct
 import threading
 import time
+import zipfile
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -61,6 +64,7 @@ from typing import Any
 
 import numpy as np
 
+from magical_prune._files import check_regular, read_bytes
 from magical_prune.errors import MagicalPruneError
 from magical_prune.features import FeatureStack, add_coordinate_channels
 from magical_prune.placement import Placement
@@ -358,7 +362,7 @@ class PruneHook:
     # -- decisions ------------------------------------------------------------------------
     def __call__(self, placement: Any) -> Decision:
         """Decide one candidate. Never raises (except KeyboardInterrupt and the like)."""
-        source = _source_of(placement)
+        source = _source_of(placement)  # never raises either
         key = None
         with self._lock:
             predictor, threshold, version = self.predictor, self._threshold, self.version
@@ -424,9 +428,10 @@ class PruneHook:
             "model_version": version,
         }
         try:
+            line = json.dumps(record, separators=(",", ":")) + "\n"
             with self._log_lock, open(self.log_path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record, separators=(",", ":")) + "\n")
-        except OSError as err:
+                f.write(line)
+        except (OSError, TypeError, ValueError) as err:  # disk full, unencodable: decide on
             logger.warning("cannot write the decision log %s: %s", self.log_path, err)
 
     # -- feedback and learning ------------------------------------------------------------
@@ -676,46 +681,100 @@ class PruneHook:
         """
         folder = Path(path)
         state_file = folder / "state.json"
+        state = _read_state(state_file)
+        predictor = Predictor.load(folder / "model.pt")  # CheckpointError names the file
         try:
-            state = json.loads(state_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as err:
-            raise MagicalPruneError(f"not a saved hook state: {err}", state_file) from None
-        if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-            raise MagicalPruneError("not a saved hook state (no format marker)", state_file)
-        if int(state.get("format_version", 0)) > STATE_VERSION:
-            raise MagicalPruneError("hook state written by a newer magical-prune", state_file)
-        config = HookConfig.from_dict({**state["config"], **config_changes})
-        predictor = Predictor.load(folder / "model.pt")
-        hook = cls(predictor, threshold=state["threshold"], target_for=state["target_for"],
-                   log=log if log is not None else state.get("log"), config=config,
-                   loader=loader, companions=companions)  # fmt: skip
-        hook._fixed_threshold = bool(state.get("fixed_threshold"))
-        hook.version = int(state["version"])
-        hook._since_fit = int(state["since_fit"])
-        hook.counters.update(state["counters"])
-        hook.history = list(state.get("history") or [])
-        hook._rng.bit_generator.state = state["rng"]
-        try:
-            with np.load(folder / "results.npz", allow_pickle=False) as data:
-                r = hook._results
-                r.images = list(np.asarray(data["images"], dtype=np.float32))
-                r.values = data["values"].tolist()
-                r.scores = data["scores"].tolist()
-                r.weights = data["weights"].tolist()
-                r.sources = [str(s) for s in data["sources"]]
-                for key, (score, weight, version) in zip(data["pending_keys"], data["pending"]):
-                    hook._pending[str(key)] = _Pending(float(score), float(weight), int(version))
-        except (OSError, KeyError, ValueError) as err:
-            raise MagicalPruneError(f"cannot read collected results: {err}", folder) from None
+            config = HookConfig.from_dict({**state["config"], **config_changes})
+            hook = cls(predictor, threshold=float(state["threshold"]),
+                       target_for=float(state["target_for"]),
+                       log=log if log is not None else state.get("log"), config=config,
+                       loader=loader, companions=companions)  # fmt: skip
+            hook._fixed_threshold = bool(state.get("fixed_threshold"))
+            hook.version = int(state["version"])
+            hook._since_fit = int(state["since_fit"])
+            hook.counters.update({str(k): int(v) for k, v in state["counters"].items()})
+            hook.history = list(state.get("history") or [])
+            hook._rng.bit_generator.state = state["rng"]
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as err:
+            raise MagicalPruneError(
+                f"damaged hook state ({type(err).__name__}: {_one_line(err)})", state_file
+            ) from None
+        _read_results(hook, folder / "results.npz")
         return hook
 
 
+def _read_state(state_file: Path) -> dict[str, Any]:
+    """The JSON of a saved hook's ``state.json``, checked for the format marker."""
+    try:
+        state = json.loads(read_bytes(state_file, "hook state").decode("utf-8"))
+    except MagicalPruneError as err:
+        raise MagicalPruneError(f"not a saved hook state: {err.message}", state_file) from None
+    except (ValueError, RecursionError) as err:  # JSON and UTF-8 errors are ValueErrors
+        raise MagicalPruneError(f"not a saved hook state: {_one_line(err)}", state_file) from None
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise MagicalPruneError("not a saved hook state (no format marker)", state_file)
+    version = state.get("format_version", 0)
+    if not isinstance(version, int) or version > STATE_VERSION:
+        raise MagicalPruneError("hook state written by a newer magical-prune", state_file)
+    return state
+
+
+#: what numpy's npz reader raises for a truncated or damaged zip (it parses the zip and
+#: each member's header itself)
+_NPZ_ERRORS = (OSError, EOFError, KeyError, ValueError, TypeError, IndexError,
+               zipfile.BadZipFile, zlib.error, struct.error)  # fmt: skip
+
+
+def _read_results(hook: PruneHook, path: Path) -> None:
+    """Collected feedback and remembered decisions from ``results.npz``, checked for
+    consistent lengths and image size before the hook takes them."""
+    size = hook.predictor.image_size if hook.predictor is not None else None
+    try:
+        check_regular(path, "collected results")
+        with np.load(path, allow_pickle=False) as data:
+            images = np.asarray(data["images"], dtype=np.float32)
+            columns = [np.asarray(data[k]) for k in ("values", "scores", "weights", "sources")]
+            keys, pending = np.asarray(data["pending_keys"]), np.asarray(data["pending"])
+    except MagicalPruneError as err:
+        raise MagicalPruneError(f"cannot read collected results: {err.message}", path) from None
+    except _NPZ_ERRORS as err:
+        raise MagicalPruneError(f"cannot read collected results: {_one_line(err)}", path) from None
+    n = len(images)
+    if (
+        images.ndim != 4
+        or (n and images.shape[1:] != (6, size, size))
+        or any(c.shape != (n,) for c in columns)
+        or any(c.dtype.kind not in "fiu" for c in (*columns[:3], pending))
+        or pending.shape != (len(keys), 3)
+        or not np.isfinite(pending).all()
+    ):
+        raise MagicalPruneError("damaged collected results: lengths or shapes disagree", path)
+    r = hook._results
+    r.images = list(images)
+    r.values, r.scores, r.weights = (c.astype(np.float64).tolist() for c in columns[:3])
+    r.sources = [str(s) for s in columns[3]]
+    for key, (score, weight, version) in zip(keys, pending):
+        hook._pending[str(key)] = _Pending(float(score), float(weight), int(version))
+
+
 def _source_of(item: Any) -> str | None:
-    if isinstance(item, (str, os.PathLike)):
-        return os.fspath(item)
-    return getattr(item, "source", None)
+    """Where a candidate came from, as text for the log; never raises, since it runs
+    before a decision can fail open (a path whose ``__fspath__`` fails, bytes, a
+    ``source`` property that raises or is not text: None or its decoded form)."""
+    try:
+        value = item if isinstance(item, (str, os.PathLike)) else item.source
+        if isinstance(value, os.PathLike):
+            value = os.fspath(value)
+    except Exception:
+        return None
+    if isinstance(value, bytes):
+        return os.fsdecode(value)
+    return value if isinstance(value, str) else None
 
 
 def _one_line(err: BaseException) -> str:
-    text = " ".join(str(err).split())
+    try:
+        text = " ".join(str(err).split())
+    except Exception:  # an exception whose __str__ fails still gets a reason
+        text = ""
     return text or type(err).__name__
