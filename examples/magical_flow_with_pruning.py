@@ -158,15 +158,19 @@ def run(
     default=None,
     help="Save the hook's state (model, collected results) here at the end.",
 )
+@click.option("--force", is_flag=True, help="Write into a non-empty --layouts or --state folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def main(
     config: Path, model: str | None, count: int | None, seed: int, critical: tuple[str, ...],
     simulate: str | None, layouts: Path | None, log: Path | None, state: Path | None,
-    as_json: bool,
+    force: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Run MAGICAL on CONFIG (its flow configuration JSON) with pruning in a net-weight
     enumeration of the top circuit."""
     try:
+        for folder in (layouts, state):
+            if folder is not None and folder.is_dir() and any(folder.iterdir()) and not force:
+                raise MagicalPruneError("not empty; use --force to write into it", folder)
         summary = run(config, model, count, seed, critical, simulate, layouts, log, state)
     except MagicalPruneError as err:
         click.echo(f"error: {err}", err=True)

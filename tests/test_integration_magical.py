@@ -186,6 +186,8 @@ def test_example_script_runs_with_the_standin_magical(tmp_path):
     assert len((tmp_path / "decisions.jsonl").read_text().splitlines()) == 5
     assert len(list((tmp_path / "lay").iterdir())) == 5
     assert (tmp_path / "result" / "ota3.route.txt").exists()
+    again = _example([str(config), "-n", "1", "--layouts", "lay"], tmp_path)
+    assert again.returncode == 2 and "--force" in again.stderr  # never overwritten silently
 
 
 def test_example_script_errors_are_one_line(tmp_path):
