@@ -11,10 +11,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import h5py
 import numpy as np
 
+from magical_prune._h5safe import check_storage, open_h5
 from magical_prune.errors import MagicalPruneError
 
 __all__ = ["UtAnlayGroup", "read_utanlay", "parse_group_name", "KNOWN_METRICS"]
@@ -80,14 +82,9 @@ def read_utanlay(
             datasets have the wrong shape, a label other than 0/1, or mismatched lengths.
     """
     wanted = None if groups is None else list(groups)
-    try:
-        handle = h5py.File(path, "r")
-    except FileNotFoundError:
-        raise MagicalPruneError("file not found", path) from None
-    except OSError as err:
-        raise MagicalPruneError(f"not an HDF5 file ({err})", path) from None
     out: list[UtAnlayGroup] = []
-    with handle:
+    path = Path(path)
+    with open_h5(path, "UT-AnLay file") as handle:  # damaged files: one error, no hang
         names = [k for k in handle if isinstance(handle[k], h5py.Group)]
         if wanted is not None:
             missing = [g for g in wanted if g not in names]
@@ -118,6 +115,8 @@ def _read_group(name: str, group: h5py.Group, path: str | os.PathLike[str]) -> U
     images_ds, meta_ds = group["images"], group["meta"]
     if not isinstance(images_ds, h5py.Dataset) or not isinstance(meta_ds, h5py.Dataset):
         raise MagicalPruneError(f"group {name!r}: 'images' and 'meta' must be datasets", path)
+    for ds in (images_ds, meta_ds):  # sizes must fit the file before anything is allocated
+        check_storage(ds, Path(path))
     if images_ds.ndim != 4 or images_ds.shape[-1] != 6:
         raise MagicalPruneError(
             f"group {name!r}: images must be (N, H, W, 6), got {images_ds.shape}", path

@@ -48,6 +48,14 @@ from typing import Any
 import h5py
 import numpy as np
 
+from magical_prune._h5safe import (
+    as_int,
+    check_storage,
+    check_string_lengths,
+    get_dataset,
+    open_h5,
+    read_attr,
+)
 from magical_prune._version import __version__
 from magical_prune.errors import MagicalPruneError
 from magical_prune.labels import METRICS, LabelSpec, get_metric, label_by_rank
@@ -542,7 +550,7 @@ class DataFile:
         """
         from tqdm import tqdm
 
-        with h5py.File(self.path, "r") as f:
+        with open_h5(self.path, "data set", heaps=False) as f:  # checked by open_dataset
             ds = f["images"]
             if rows is None:
                 rows = np.arange(ds.shape[0])
@@ -581,35 +589,77 @@ class DataFile:
 def open_dataset(path: str | os.PathLike[str]) -> DataFile:
     """Open a data-set file written by :func:`build_dataset` or :func:`import_utanlay`.
 
+    The file is read defensively (:mod:`magical_prune._h5safe`): every attribute and
+    dataset is checked for existence, type, shape and a size that fits in the file before
+    it is read, so a truncated or damaged file is one error, not a traceback or a hang.
+
     Raises:
-        MagicalPruneError: not an HDF5 file, or not a magical-prune data set.
+        MagicalPruneError: missing or not a regular file, not HDF5, not a magical-prune
+            data set, or damaged.
     """
     path = Path(path)
-    if not path.is_file():
-        raise MagicalPruneError("data set not found", path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError:
-        raise MagicalPruneError("not an HDF5 file", path) from None
-    with f:
-        if f.attrs.get("format") != FORMAT:
-            hint = ""
-            if any(isinstance(v, h5py.Group) and "images" in v for v in f.values()):
-                hint = "; it looks like the UT-AnLay set: convert it with `dataset import-utanlay`"
-            raise MagicalPruneError(f"not a magical-prune data set{hint}", path)
-        version = int(f.attrs.get("format_version", 0))
-        if version > FORMAT_VERSION:
-            raise MagicalPruneError(
-                f"data set format {version} is newer than this magical-prune reads", path
-            )
-        attrs = {k: _decode_attr(v) for k, v in f.attrs.items()}
-        ids = np.array(
-            [s.decode() if isinstance(s, bytes) else s for s in f["ids"][()]], dtype=object
+    with open_h5(path, "data set") as f:
+        attrs = _read_attrs(f, path)
+        ids, metrics, labels = _read_columns(f, attrs, path)
+    return DataFile(path, attrs, ids, list(attrs["metric_names"]), metrics, labels)
+
+
+def _read_attrs(f: h5py.File, path: Path) -> dict[str, Any]:
+    """The provenance attributes, after the format marker and version are checked; the
+    ones the reader relies on are checked for type and range."""
+    names = list(f.attrs)
+    if "format" not in names or _decode_attr(read_attr(f, "format", path)) != FORMAT:
+        hint = ""
+        if any(isinstance(f.get(k), h5py.Group) and "images" in f[k] for k in f):
+            hint = "; it looks like the UT-AnLay set: convert it with `dataset import-utanlay`"
+        elif path.name.endswith(".tmp"):
+            hint = "; it is the unfinished file of an interrupted build: build the data set again"
+        raise MagicalPruneError(f"not a magical-prune data set{hint}", path)
+    attrs = {k: _decode_attr(read_attr(f, k, path)) for k in names}
+    version = as_int(attrs.get("format_version", 0), "format_version", path, 0, 1 << 30)
+    if version > FORMAT_VERSION:
+        raise MagicalPruneError(
+            f"data set format {version} is newer than this magical-prune reads", path
         )
-        metrics = np.asarray(f["metrics"][()], dtype=np.float64)
-        labels = np.asarray(f["labels"][()], dtype=np.int64) if "labels" in f else None
-    names = list(attrs.get("metric_names") or [])
-    return DataFile(path, attrs, ids, names, metrics.reshape(len(ids), len(names)), labels)
+    from magical_prune.features import MAX_IMAGE_SIZE
+
+    as_int(attrs.get("image_size"), "image_size", path, 1, MAX_IMAGE_SIZE)
+    for key in ("channel_order", "metric_names"):
+        value = attrs.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise MagicalPruneError(f"damaged data set: {key} is not a list of names", path)
+        attrs[key] = value
+    return attrs
+
+
+def _read_columns(
+    f: h5py.File, attrs: Mapping[str, Any], path: Path
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """ids, metrics and stored labels, after every shape is checked against the others
+    (one row count, the recorded image size and channels, one column per metric name)."""
+    ids_ds = get_dataset(f, "ids", path, 1, "OSU")
+    metrics_ds = get_dataset(f, "metrics", path, 2, "f")
+    images = get_dataset(f, "images", path, 4, "f")
+    n, size = ids_ds.shape[0], attrs["image_size"]
+    want = {"metrics": (n, len(attrs["metric_names"])),
+            "images": (n, len(attrs["channel_order"]), size, size)}  # fmt: skip
+    for name, shape in (("metrics", metrics_ds.shape), ("images", images.shape)):
+        if tuple(shape) != want[name]:
+            raise MagicalPruneError(
+                f"damaged data set: {name} has shape {tuple(shape)}, the file's ids and "
+                f"attributes say {want[name]}",
+                path,
+            )
+    check_storage(images, path, all_chunks=True)
+    labels = None
+    if "labels" in f:
+        labels_ds = get_dataset(f, "labels", path, 1, "iu")
+        labels = np.asarray(labels_ds[()], dtype=np.int64)
+        if labels.shape != (n,) or not np.isin(labels, (0, 1)).all():
+            raise MagicalPruneError("damaged data set: stored labels are not 0/1 per row", path)
+    check_string_lengths(ids_ds, path)
+    ids = np.array([s.decode() if isinstance(s, bytes) else s for s in ids_ds[()]], dtype=object)
+    return ids, np.asarray(metrics_ds[()], dtype=np.float64), labels
 
 
 def _decode_attr(value: Any) -> Any:

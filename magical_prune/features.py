@@ -55,6 +55,10 @@ IMAGE_NAMES: tuple[str, ...] = (
 )  # fmt: skip
 #: The three channels of every image.
 CHANNEL_NAMES: tuple[str, ...] = ("intensity", "coord_x", "coord_y")
+#: Largest image side accepted anywhere (features, data sets, model files): one layout's
+#: 18 float32 channels at 1024x1024 are 75 MB already, so a larger size read from a file
+#: is damage, and allocating for it would exhaust memory instead of failing clearly.
+MAX_IMAGE_SIZE = 1024
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,11 @@ class FeatureConfig:
             raise MagicalPruneError(f"image size must be an integer, got {self.size!r}")
         if self.size < 1:
             raise MagicalPruneError(f"image size must be at least 1 pixel, got {self.size}")
+        if self.size > MAX_IMAGE_SIZE:
+            raise MagicalPruneError(
+                f"image size must be at most {MAX_IMAGE_SIZE} pixels (the paper uses 64), "
+                f"got {self.size}"
+            )
         object.__setattr__(self, "size", int(self.size))
         RASTERIZERS.get(self.rasterizer)  # unknown name -> UnknownNameError with suggestions
 
