@@ -261,6 +261,8 @@ def parse_pin_shapes(
                 found.append((key, layer, i + 1))
                 numbers += coords
             i += 1
+    if not devices:  # read as "no pins", it would give an all-zero routing image
+        raise ParseError("empty pin file: no device block (see docs/formats.md)", path)
     # All coordinates at once; on any problem, walk them again to name the line.
     try:
         um = np.array(numbers, dtype=np.float64).reshape(-1, 4)
@@ -405,6 +407,8 @@ def _parse_connection_lines(
             raise ParseError(f"net {net!r} is listed twice (also line {where[net]})", path, lineno)
         nets[net] = [(fields[k], fields[k + 1].upper()) for k in range(1, len(fields), 2)]
         where[net] = lineno
+    if not nets:  # read as "no nets", it would give an all-zero routing image
+        raise ParseError("empty connection file: no net line (see docs/formats.md)", path)
     return nets, where
 
 
