@@ -42,6 +42,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from magical_prune._files import check_regular, read_bytes
 from magical_prune.adapters import flow_config, magical, spectre
 from magical_prune.adapters._text import read_text
 from magical_prune.circuit import BULK_PINS, Circuit, DeviceType, Net, Symmetry
@@ -109,11 +110,11 @@ def _signature(path: Path | None) -> Hashable:
     name = os.path.abspath(path)
     try:
         st = os.stat(name)
-        if _racy(st.st_mtime_ns):
-            with open(name, "rb") as handle:
-                return (name, st.st_mtime_ns, st.st_size, handle.read())
     except OSError:
+        check_regular(path)  # says why: missing, a symlink loop, no permission
         raise MagicalPruneError("file not found", path) from None
+    if _racy(st.st_mtime_ns):  # read safely: a FIFO here would block a plain read forever
+        return (name, st.st_mtime_ns, st.st_size, read_bytes(path))
     return (name, st.st_mtime_ns, st.st_size)
 
 
@@ -221,6 +222,8 @@ def find_layout_files(
             )
         result = path
     else:
+        if os.path.lexists(path):
+            check_regular(path, "placement")  # a FIFO, device or symlink loop: say which
         raise MagicalPruneError("no such file or folder", path)
     folder = result.parent
     stem = _stem(result.name)
@@ -230,6 +233,7 @@ def find_layout_files(
             return None
         p = Path(value)
         if not p.is_file():
+            check_regular(p, "companion file")  # a FIFO, device or symlink loop: say which
             raise MagicalPruneError("companion file not found", p)
         return p
 

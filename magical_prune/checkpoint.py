@@ -26,8 +26,10 @@ from typing import Any
 
 import torch
 
+from magical_prune._files import check_regular, os_error_message
 from magical_prune._version import __version__
 from magical_prune.errors import CheckpointError, MagicalPruneError
+from magical_prune.features import MAX_IMAGE_SIZE
 
 FORMAT = "magical-prune-checkpoint"
 FORMAT_VERSION = 1
@@ -94,11 +96,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
         CheckpointError: the file is missing, not a torch file, holds anything but tensors
             and plain data, or is not a magical-prune checkpoint.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError("model file not found", path)
+    try:  # a FIFO or device would block or never end inside torch.load
+        path = check_regular(path, "model file")
+    except MagicalPruneError as err:
+        raise CheckpointError(err.message, err.path) from None
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as err:  # permission denied, I/O error: the environment, not the file
+        raise CheckpointError(f"cannot read: {os_error_message(err)}", path) from None
     except Exception as err:  # unpickling refuses foreign objects; zip/EOF errors for junk
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(f"not a readable model file ({first[:200]})", path) from None
@@ -117,6 +122,14 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     for key, kind in (("arch", str), ("image_size", int)):
         if not isinstance(meta.get(key), kind):
             raise CheckpointError(f"model metadata lacks {key!r}", path)
+    size = meta["image_size"]
+    if isinstance(size, bool) or not 1 <= size <= MAX_IMAGE_SIZE:
+        # checked before any model or feature buffer is sized from it
+        raise CheckpointError(
+            f"model metadata records image size {size!r}, not in 1..{MAX_IMAGE_SIZE}: "
+            "the file is damaged or was not written by magical-prune",
+            path,
+        )
     return state, meta
 
 

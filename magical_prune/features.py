@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import os
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 
@@ -33,6 +34,7 @@ import numpy as np
 import shapely
 from tqdm import tqdm
 
+from magical_prune._files import check_regular
 from magical_prune.circuit import SUBCIRCUITS
 from magical_prune.errors import MagicalPruneError
 from magical_prune.placement import Placement
@@ -361,6 +363,7 @@ class FeatureStack:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FeatureStack:
         """Read a file written by :meth:`save` (or any npz with ``features`` and ``names``)."""
+        check_regular(path, "feature file")  # np.load would block on a FIFO
         try:
             with np.load(path, allow_pickle=False) as data:
                 if "features" not in data or "names" not in data:
@@ -373,7 +376,7 @@ class FeatureStack:
                     tuple(str(c) for c in data["channels"]) if "channels" in data else CHANNEL_NAMES
                 )
                 raster = str(data["rasterizer"]) if "rasterizer" in data else "exact"
-        except (OSError, ValueError, zipfile.BadZipFile) as err:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
             raise MagicalPruneError(f"cannot read features: {err}", path) from None
         if array.ndim != 4:
             raise MagicalPruneError(f"features must be (6, 3, H, W), got {array.shape}", path)

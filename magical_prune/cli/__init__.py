@@ -79,10 +79,21 @@ class LazyGroup(click.Group):
         except MagicalPruneError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(2)
-        except (FileNotFoundError, IsADirectoryError, PermissionError) as err:
-            where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-            click.echo(f"error: {where}{err.strerror or err}", err=True)
+        except BrokenPipeError:  # the reader of our output went away: nothing to say
+            raise
+        except OSError as err:  # disk full, permissions, a file vanished: the environment
+            click.echo(f"error: {_os_error_line(err)}", err=True)
             ctx.exit(2)
+        except MemoryError:
+            click.echo("error: out of memory (is an input far larger than expected?)", err=True)
+            ctx.exit(2)
+
+
+def _os_error_line(err: OSError) -> str:
+    """``file: reason`` on one line (h5py and torch put several lines into theirs)."""
+    where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+    text = " ".join(str(err.strerror or err or type(err).__name__).split())
+    return where + (text if len(text) <= 300 else text[:297] + "...")
 
 
 _python_showwarning = warnings.showwarning
