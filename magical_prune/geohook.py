@@ -1,0 +1,171 @@
+"""A pruning hook that learns a new design from its own simulated results.
+
+:class:`GeometryHook` has the same interface as :class:`~magical_prune.hook.PruneHook`
+(``hook(placement) -> Decision``, ``hook.update(placement, performance)``) but no
+pretrained network: it keeps every candidate until ``min_results`` results came back, then
+fits a :class:`~magical_prune.geolearn.GeometryLearner` on them and prunes the candidates it
+scores above a threshold set for a target FOR. It refits as results arrive (each time the
+number of results has grown by ``refit_growth``), which takes milliseconds to seconds.
+
+The threshold comes from the learner's out-of-fold scores of the collected results. Once
+pruning starts, the results that come back are biased towards good candidates (the pruned
+ones are never simulated), so a seeded share ``explore`` of would-be-pruned candidates is
+kept anyway; the calibration weights them by ``1 / explore`` (inverse propensity), which
+makes the weighted sample stand for every candidate again. A threshold that reaches the
+target FOR only by pruning more than ``max_good_pruned`` of the good candidates prunes
+nothing instead. Any error keeps the candidate (fails open) and says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from magical_prune.errors import MagicalPruneError
+from magical_prune.geolearn import GeometryLearner, LearnerConfig, stack_vectors
+from magical_prune.geometry import GeometryVectors, geometry_vectors
+from magical_prune.hook import Decision
+from magical_prune.placement import Placement
+from magical_prune.predict import calibrate_threshold
+
+__all__ = ["GeometryHook", "GeometryHookConfig"]
+
+
+@dataclass(frozen=True)
+class GeometryHookConfig:
+    """Settings of :class:`GeometryHook`.
+
+    Attributes:
+        metric: the performance key learnt (``Offset_Voltage``, ``CMRR``, ...).
+        target_for: highest acceptable share of bad candidates among those kept.
+        worst_percent: a result is bad when its metric lies in the worst this-percent of the
+            (weighted) results so far.
+        min_results: results before the first fit; every candidate is kept until then.
+        refit_growth: refit once the number of results has grown by this factor.
+        explore: share of would-be-pruned candidates kept for an unbiased calibration.
+        max_good_pruned: prune nothing when the target needs more good candidates pruned.
+        seed: seed of the exploration draws and the learner.
+    """
+
+    metric: str = "Offset_Voltage"
+    target_for: float = 0.10
+    worst_percent: float = 25.0
+    min_results: int = 64
+    refit_growth: float = 1.25
+    explore: float = 0.1
+    max_good_pruned: float = 0.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.explore <= 1.0:
+            raise MagicalPruneError(f"explore must be in (0, 1], got {self.explore}")
+        if self.min_results < 8:
+            raise MagicalPruneError(f"min_results must be at least 8, got {self.min_results}")
+
+
+@dataclass
+class _Result:
+    vectors: GeometryVectors
+    value: float
+    weight: float
+
+
+@dataclass
+class GeometryHook:
+    """Prune or keep each candidate of one design; learn from the results fed back."""
+
+    config: GeometryHookConfig = field(default_factory=GeometryHookConfig)
+    learner: GeometryLearner | None = None
+    threshold: float = math.inf
+    decisions: int = 0
+    pruned: int = 0
+    fits: int = 0
+    _results: list[_Result] = field(default_factory=list, repr=False)
+    _pending: dict[int, float] = field(default_factory=dict, repr=False)
+    _fitted_at: int = 0
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(self.config.seed)
+
+    # -- decide -------------------------------------------------------------------------
+    def __call__(self, placement: Placement) -> Decision:
+        """Decide one candidate. Never raises: on any error the candidate is kept."""
+        try:
+            return self._decide(placement)
+        except Exception as err:  # fail open: a broken hook must never cost a good layout
+            return Decision(False, math.nan, f"kept: {type(err).__name__}: {err}")
+
+    def _decide(self, placement: Placement) -> Decision:
+        self.decisions += 1
+        if self.learner is None:
+            self._pending[id(placement)] = 1.0
+            n = len(self._results)
+            return Decision(
+                False, math.nan, f"kept: learning ({n} of {self.config.min_results} results)"
+            )
+        score = float(self.learner.score_placements([placement])[0])
+        if score < self.threshold:
+            self._pending[id(placement)] = 1.0
+            return Decision(
+                False, score, f"score {score:.4g} < threshold {self.threshold:.4g}", self.threshold
+            )
+        if self._rng.random() < self.config.explore:
+            self._pending[id(placement)] = 1.0 / self.config.explore
+            return Decision(
+                False,
+                score,
+                f"kept to explore: score {score:.4g} >= threshold {self.threshold:.4g}",
+                self.threshold,
+            )
+        self.pruned += 1
+        return Decision(
+            True, score, f"score {score:.4g} >= threshold {self.threshold:.4g}", self.threshold
+        )
+
+    # -- learn --------------------------------------------------------------------------
+    def update(self, placement: Placement, performance: Mapping[str, float]) -> bool:
+        """Feed back the simulated result of a kept candidate; refit when due.
+
+        Returns whether the result was collected (a missing or non-finite metric is not).
+        """
+        value = performance.get(self.config.metric)
+        if value is None or not math.isfinite(float(value)):
+            return False
+        weight = self._pending.pop(id(placement), 1.0)
+        self._results.append(_Result(geometry_vectors(placement), float(value), weight))
+        n = len(self._results)
+        due = self._fitted_at == 0 and n >= self.config.min_results
+        if due or (self._fitted_at and n >= self.config.refit_growth * self._fitted_at):
+            self.refit()
+        return True
+
+    def refit(self) -> None:
+        """Fit the learner on every result so far and set the threshold."""
+        values = np.array([r.value for r in self._results])
+        weights = np.array([r.weight for r in self._results])
+        learner = GeometryLearner(LearnerConfig(metric=self.config.metric, seed=self.config.seed))
+        learner.fit(stack_vectors([r.vectors for r in self._results]), values)
+        badness = learner.badness(values)
+        cut = _weighted_quantile(badness, weights, 1.0 - self.config.worst_percent / 100.0)
+        bad = (badness > cut).astype(int)
+        calibration = calibrate_threshold(learner.oof_scores, bad, self.config.target_for, weights)
+        too_costly = (calibration.good_pruned or 0.0) > self.config.max_good_pruned
+        self.threshold = (
+            calibration.threshold if calibration.feasible and not too_costly else math.inf
+        )
+        self.learner = learner
+        self.fits += 1
+        self._fitted_at = len(self._results)
+
+    @property
+    def results(self) -> int:
+        return len(self._results)
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, q * cumulative[-1])])

@@ -1,0 +1,56 @@
+"""GeometryHook: learns a design from fed-back results, prunes after warm-up, fails open."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from magical_prune.adapters.discovery import load_placement
+from magical_prune.errors import MagicalPruneError
+from magical_prune.geohook import GeometryHook, GeometryHookConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_placements(tiny):
+    return [load_placement(p) for p in tiny.layouts]
+
+
+def test_keeps_while_learning_then_prunes_the_bad(tiny_placements):
+    hook = GeometryHook(GeometryHookConfig(min_results=32, target_for=0.15, seed=1))
+    offsets = np.array([p.performance["Offset_Voltage"] for p in tiny_placements])
+    bad = offsets > np.quantile(offsets, 0.75)
+    decisions = []
+    for i, placement in enumerate(tiny_placements):
+        decision = hook(placement)
+        decisions.append(decision)
+        if i < 32:
+            assert not decision.prune and "learning" in decision.reason
+        if not decision.prune:
+            assert hook.update(placement, placement.performance)
+    assert hook.fits >= 2 and hook.learner is not None
+    pruned = np.array([d.prune for d in decisions])
+    later = np.arange(32, len(tiny_placements))
+    assert pruned[later].mean() > 0.1  # it does prune
+    kept = later[~pruned[later]]
+    assert bad[kept].mean() < bad.mean()  # and what it keeps is better than random
+    assert all(math.isfinite(d.score) for d in decisions[32:])
+
+
+def test_fails_open(tiny_placements):
+    hook = GeometryHook(GeometryHookConfig(min_results=8))
+    for p in tiny_placements[:8]:
+        hook.update(p, p.performance)
+    assert hook.learner is not None
+    decision = hook("not a placement")  # type: ignore[arg-type]
+    assert not decision.prune and decision.reason.startswith("kept:")
+    assert not hook.update(tiny_placements[9], {"CMRR": 80.0})  # no such metric: not collected
+    assert not hook.update(tiny_placements[9], {"Offset_Voltage": float("nan")})
+
+
+def test_config_is_checked():
+    with pytest.raises(MagicalPruneError):
+        GeometryHookConfig(explore=0.0)
+    with pytest.raises(MagicalPruneError):
+        GeometryHookConfig(min_results=2)
