@@ -141,3 +141,26 @@ def test_invalid_byte_after_a_bom_names_the_right_line_and_offset(tmp_path):
     with pytest.raises(ParseError, match="offset 9") as err:
         magical.read_weights(path)
     assert err.value.line == 2
+
+
+def test_dataset_build_of_bom_files_stores_clean_metric_names(tmp_path):
+    """Saved with a BOM, performance.txt used to give a metric named '\\ufeffOffset_Voltage'."""
+    from click.testing import CliRunner
+
+    from magical_prune.cli import main
+    from magical_prune.dataset import open_dataset
+
+    design = tmp_path / "tiny"
+    shutil.copytree(TINY, design)
+    for k in (2, 3):
+        shutil.copytree(design / "tiny_1", design / f"tiny_{k}")
+    for f in sorted(design.rglob("*")):
+        if f.is_file():
+            bom = f.name == "performance.txt"  # the case of the report; other files: CRLF
+            f.write_bytes(_apply(f.read_text(encoding="utf-8"), bom, "\r\n", True))
+    out = tmp_path / "tiny.h5"
+    result = CliRunner().invoke(main, ["dataset", "build", str(design), "-o", str(out),
+                                       "--size", "16"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    expected = list(magical.read_performance(TINY / "tiny_1" / "performance.txt"))
+    assert open_dataset(out).metric_names == expected
