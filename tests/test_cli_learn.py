@@ -8,11 +8,12 @@ import h5py
 import numpy as np
 import pytest
 import torch
-from _synthetic import SIZE, write_blob_set
+from _synthetic import SIZE, blob_images, write_blob_set
 from click.testing import CliRunner
 
 from magical_prune.cli import main
-from magical_prune.dataset import open_dataset
+from magical_prune.dataset import DataSetWriter, open_dataset
+from magical_prune.features import IMAGE_NAMES
 
 FIXTURE = Path(__file__).parent / "data" / "adapters" / "tiny"
 TINY_OPTS = ["--epochs", "4", "--steps-per-epoch", "8", "--lr", "3e-3", "--threads", "1"]
@@ -134,9 +135,11 @@ def test_train_prints_epochs(blob, tmp_path):
 
 
 def test_errors_are_one_line(blob, model, tmp_path):
-    small = write_blob_set(tmp_path / "other.h5", n=20)
-    with h5py.File(small, "a") as f:  # pretend the images are another size
-        f.attrs["image_size"] = 32
+    small = tmp_path / "other.h5"  # a data set of 32x32 images for a 16x16 model
+    images, _ = blob_images(np.random.default_rng(0), 20, size=32)
+    with DataSetWriter(small, 32, IMAGE_NAMES) as writer:
+        for i, image in enumerate(images):
+            writer.add(f"o{i}", image, {"Offset_Voltage": float(i)})
     code, stdout, stderr = run("evaluate", model, small)
     assert code == 2
     assert stderr.startswith("error: ") and "expects 16x16 images" in stderr
