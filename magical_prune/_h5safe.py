@@ -13,11 +13,12 @@ that every size it claims fits in the file; every error of the library is wrappe
 
 from __future__ import annotations
 
+import bisect
 import math
 import mmap
 import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -92,7 +93,9 @@ def _superblock_head(handle: BinaryIO, size: int) -> bytes:
     return handle.read(16)
 
 
-def check_global_heaps(path: Path, what: str = "file") -> None:
+def check_global_heaps(
+    path: Path, what: str = "file", data: Sequence[tuple[int, int]] = ()
+) -> None:
     """Refuse a file with a damaged global heap collection (where variable-length strings,
     e.g. attribute texts, live).
 
@@ -100,7 +103,10 @@ def check_global_heaps(path: Path, what: str = "file") -> None:
     sizes and, on an object header that reads as index 0 and size 0 (a zeroed block), never
     advances: the read hangs forever. Collections have no checksum, so they are found by
     their ``GCOL`` signature and walked here first, the way the library walks them.
+    ``data``: sorted ``(start, end)`` byte ranges of raw dataset values, where the
+    signature can only appear by chance (e.g. in uncompressed uint8 images).
     """
+    starts = [start for start, _ in data]
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         head = _superblock_head(handle, len(mm))
         if len(head) < 16:
@@ -111,7 +117,12 @@ def check_global_heaps(path: Path, what: str = "file") -> None:
         pos = mm.find(b"GCOL")
         while pos >= 0:
             if mm[pos + 4 : pos + 8] == b"\x01\0\0\0":  # version 1: a collection header
-                _walk_collection(mm, pos, length, path, what)
+                try:
+                    _walk_collection(mm, pos, length, path, what)
+                except MagicalPruneError:
+                    k = bisect.bisect_right(starts, pos) - 1
+                    if k < 0 or pos >= data[k][1]:  # not a chance match inside values
+                        raise
             pos = mm.find(b"GCOL", pos + 4)
 
 
@@ -149,14 +160,14 @@ def open_h5(
     (:func:`check_global_heaps`; not needed to read numbers only)."""
     path = check_hdf5(path, what)
     try:
-        if heaps:
-            check_global_heaps(path, what)
         handle = h5py.File(path, "r")
     except H5_ERRORS as err:
         if isinstance(err, OSError) and err.errno is not None:  # permission, vanished file
             raise MagicalPruneError(f"cannot read: {os_error_message(err)}", path) from None
         raise MagicalPruneError(_open_message(err, path), path) from None  # type: ignore[arg-type]
     try:
+        if heaps:  # (listing datasets reads no string heap)
+            check_global_heaps(path, what, _data_ranges(handle))
         yield handle
     except H5_ERRORS as err:
         raise MagicalPruneError(f"damaged {what}: {_one_line(err)}", path) from None
@@ -165,6 +176,31 @@ def open_h5(
     finally:
         with suppress(*H5_ERRORS):
             handle.close()
+
+
+def _data_ranges(f: h5py.File) -> list[tuple[int, int]]:
+    """Sorted byte ranges of every dataset's raw values (contiguous storage and chunks)."""
+    ranges: list[tuple[int, int]] = []
+
+    def add(info: Any) -> None:
+        if info.byte_offset is not None:
+            ranges.append((int(info.byte_offset), int(info.byte_offset) + int(info.size)))
+
+    def visit(_name: str, obj: Any) -> None:
+        if not isinstance(obj, h5py.Dataset):
+            return
+        if obj.chunks is None:
+            offset = obj.id.get_offset()
+            if offset is not None:
+                ranges.append((int(offset), int(offset) + int(obj.id.get_storage_size())))
+        elif hasattr(obj.id, "chunk_iter"):
+            obj.id.chunk_iter(add)
+        else:
+            for i in range(obj.id.get_num_chunks()):
+                add(obj.id.get_chunk_info(i))
+
+    f.visititems(visit)
+    return sorted(ranges)
 
 
 def _file_size(obj: h5py.HLObject) -> int:

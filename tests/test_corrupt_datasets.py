@@ -239,3 +239,23 @@ def test_inconsistent_header_is_refused(files, tmp_path, attr, value, message):
         f.attrs[attr] = value
     with pytest.raises(MagicalPruneError, match=message):
         open_dataset(path)
+
+
+def test_heap_signature_by_chance_inside_image_values_is_not_damage(tmp_path, monkeypatch):
+    """Uncompressed uint8 images may spell a string-heap header; only heaps outside dataset
+    values count (the check that finds damaged heaps must not refuse a valid file)."""
+    from magical_prune import _h5safe
+
+    images = np.zeros((4, 16, 16, 6), np.uint8)
+    fake = np.frombuffer(b"GCOL\x01\0\0\0" + (1 << 20).to_bytes(8, "little"), np.uint8)
+    images.reshape(-1)[100 : 100 + len(fake)] = fake
+    path = tmp_path / "data.hdf5"
+    with h5py.File(path, "w") as f:
+        g = f.create_group("OTA1_Offset_Voltage_False")
+        g.create_dataset("images", data=images)
+        g.create_dataset("meta", data=np.zeros((4, 1)))
+        f.attrs["note"] = "a variable-length string"
+    assert read_utanlay(path)[0].images.tobytes() == images.tobytes()
+    monkeypatch.setattr(_h5safe, "_data_ranges", lambda f: [])
+    with pytest.raises(MagicalPruneError, match="string heap"):
+        read_utanlay(path)
