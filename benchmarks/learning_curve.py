@@ -246,7 +246,8 @@ def main() -> None:
         d = load_design(args.runs / name, METRIC.get(name, "Offset_Voltage"), args.cache)
         sizes[name] = len(d.value)
         start = time.perf_counter()
-        design_rows = run_design(d, [*args.budgets, int(0.8 * len(d.value))], seeds)
+        budgets = sorted({*args.budgets, int(0.8 * len(d.value))})
+        design_rows = run_design(d, budgets, seeds)
         rows += design_rows
         print(f"{name}: {len(design_rows)} rows in {time.perf_counter() - start:.0f} s", flush=True)
         for r in design_rows:
