@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from magical_prune.cli._cluster import scheduler_option
 from magical_prune.cli._common import echo_json
 
 
@@ -108,6 +109,7 @@ def _note_derived_symmetry(design: str) -> None:
     help="Replace unfinished layout folders even when they hold other files than those "
     "generate writes, or layout files that differ from the new ones (edited by hand).",
 )
+@scheduler_option
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON line.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def generate(
@@ -121,6 +123,7 @@ def generate(
     weight: float,
     batch_size: int,
     force: bool,
+    scheduler: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -148,6 +151,9 @@ def generate(
     Redoing an unfinished layout removes only files generate wrote: a layout folder holding
     other files is refused before any work, one with hand-edited layout files is kept and
     reported (--force replaces both). Finished layouts are never touched.
+
+    With --scheduler the placements and simulations run on a Dask cluster and come back
+    to this process, which writes them: the same files as a local run with the same seed.
     """
     from magical_prune.refflow.generate import GenerateOptions
     from magical_prune.refflow.generate import generate as run
@@ -164,7 +170,9 @@ def generate(
     _note_derived_symmetry(design)
     if simulate:
         _note_derived_bench(design)
-    summary = run(design, out, options, progress=not quiet and not as_json, force=force)
+    summary = run(
+        design, out, options, progress=not quiet and not as_json, force=force, scheduler=scheduler
+    )
     if as_json:
         echo_json(summary.as_dict())
         return
