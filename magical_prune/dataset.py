@@ -36,6 +36,7 @@ order, so it is at most ``1 - test_fraction`` and growing ``alpha`` only adds la
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import json
 import math
@@ -345,12 +346,24 @@ class _Rasterize:
     rasterizer: str
 
     def __call__(self, layout: Path) -> tuple[np.ndarray | None, str | None]:
+        return self.images(self.read(layout))
+
+    def read(self, layout: Path) -> Any:
+        """The layout's placement, or why it cannot be read (a cluster run reads on the
+        client, so workers need not see the layout folders)."""
+        try:
+            return self.load(layout)
+        except MagicalPruneError as err:
+            return str(err)
+
+    def images(self, placement: Any) -> tuple[np.ndarray | None, str | None]:
+        """Feature images of a placement from :meth:`read` (or the reason passed on)."""
         from magical_prune.features import rasterize
 
+        if isinstance(placement, str):
+            return None, placement
         try:
-            placement = self.load(layout)
-            images = rasterize(placement, self.size, self.rasterizer)
-            return to_float16(images), None
+            return to_float16(rasterize(placement, self.size, self.rasterizer)), None
         except MagicalPruneError as err:
             return None, str(err)
 
@@ -366,6 +379,7 @@ def build_dataset(
     jobs: int = 1,
     attrs: Mapping[str, Any] | None = None,
     progress: bool = True,
+    executor: cf.Executor | None = None,
 ) -> BuildReport:
     """Features and raw metrics of every layout folder into one HDF5 data set.
 
@@ -383,6 +397,9 @@ def build_dataset(
         jobs: worker processes for reading and rasterizing (1 = in this process).
         attrs: extra provenance attributes (design, command, ...).
         progress: show a tqdm bar on stderr.
+        executor: rasterize on a Dask cluster's executor (:mod:`magical_prune.cluster`)
+            instead of ``jobs`` local processes: placements are read here and sent, images
+            come back and are written here; the same file.
     """
     from tqdm import tqdm
 
@@ -418,7 +435,15 @@ def build_dataset(
     worker = _Rasterize(load, size, rasterizer)
     with DataSetWriter(Path(out), size, IMAGE_NAMES, meta) as writer:
         bar = tqdm(total=len(todo), desc="layouts", unit="layout", disable=not progress)
-        for (lid, _), (images, err) in zip(todo, _map(worker, [p for _, p in todo], jobs)):
+        paths = [p for _, p in todo]
+        if executor is None:
+            mapped = _map(worker, paths, jobs)
+        else:
+            from magical_prune.cluster import chunked_map
+
+            placements = (worker.read(p) for p in paths)
+            mapped = chunked_map(executor, worker.images, placements, _REMOTE_CHUNK, 4 * jobs)
+        for (lid, _), (images, err) in zip(todo, mapped):
             bar.update()
             if err is not None:
                 failed[lid] = err
@@ -438,6 +463,10 @@ def build_dataset(
         }
     return BuildReport(writer.path, len(layouts), len(writer._ids), failed_sorted, columns,
                        writer.content_hash)  # fmt: skip
+
+
+#: layouts per cluster task of a data-set build (a few ms each: amortise Dask's ~10 ms)
+_REMOTE_CHUNK = 64
 
 
 def _map(worker: Callable[[Path], Any], items: Sequence[Path], jobs: int) -> Iterator[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shlex
@@ -11,6 +12,7 @@ from typing import Any
 
 import click
 
+from magical_prune.cli._cluster import scheduler_option
 from magical_prune.cli._common import check_output, companion_options, echo_json
 
 
@@ -36,6 +38,7 @@ def read_layout_performance(folder: Path) -> Mapping[str, float] | None:
     "--design", default=None, help="Design name recorded in the file (default: the folder name)."
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing output file.")
+@scheduler_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @companion_options
@@ -47,6 +50,7 @@ def build(
     rasterizer: str,
     design: str | None,
     force: bool,
+    scheduler: str | None,
     as_json: bool,
     quiet: bool,
     companions: dict[str, Any],
@@ -60,7 +64,10 @@ def build(
     or whose placement cannot be read are reported and left out; a metric a layout lacks
     is stored as missing and that layout is left out when that metric labels the data.
 
-    Example: magical-prune dataset build runs/ota1/ota1 -o ota1.h5 --jobs 2
+    With --scheduler the placements are read here and rasterized on a Dask cluster; the
+    file is written here and is the same as without it.
+
+    Example: magical-prune dataset build runs/ota1 -o ota1.h5 --jobs 2
     """
     from magical_prune.adapters.magical import find_layouts, load_placement
     from magical_prune.dataset import build_dataset
@@ -71,22 +78,30 @@ def build(
                "--size", str(size), "--rasterizer", rasterizer]  # fmt: skip
     for key, value in sorted(companions.items()):
         command += [f"--{key}", str(value)]
-    report = build_dataset(
-        layouts,
-        out,
-        load=functools.partial(load_placement, **companions),
-        read_performance=read_layout_performance,
-        size=size,
-        rasterizer=rasterizer,
-        jobs=jobs,
-        attrs={
-            "design": design or design_dir.resolve().name,
-            "source": os.fspath(design_dir.resolve()),
-            "created_by": shlex.join(command),
-            "companions": {k: os.fspath(v) for k, v in sorted(companions.items())},
-        },
-        progress=not quiet and not as_json,
-    )
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if scheduler is not None:
+            from magical_prune.cluster import dask_pool
+
+            pool = stack.enter_context(dask_pool(scheduler, jobs))
+            executor, jobs = pool.executor, max(jobs, pool.workers)
+        report = build_dataset(
+            layouts,
+            out,
+            load=functools.partial(load_placement, **companions),
+            read_performance=read_layout_performance,
+            size=size,
+            rasterizer=rasterizer,
+            jobs=jobs,
+            attrs={
+                "design": design or design_dir.resolve().name,
+                "source": os.fspath(design_dir.resolve()),
+                "created_by": shlex.join(command),
+                "companions": {k: os.fspath(v) for k, v in sorted(companions.items())},
+            },
+            progress=not quiet and not as_json,
+            executor=executor,
+        )
     if as_json:
         echo_json(
             {

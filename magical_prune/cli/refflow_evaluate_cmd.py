@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
+from magical_prune.cli._cluster import scheduler_option
 from magical_prune.cli._common import companion_options, echo_json
 from magical_prune.errors import MagicalPruneError
 
@@ -70,6 +73,18 @@ def _warn_about_changed_evaluator(paths: list[Path]) -> None:
             )
 
 
+@contextlib.contextmanager
+def _executor(scheduler: str | None, jobs: int) -> Iterator[Any]:
+    """The Dask cluster's executor for --scheduler, else None (local ngspice processes)."""
+    if scheduler is None:
+        yield None
+        return
+    from magical_prune.cluster import dask_pool
+
+    with dask_pool(scheduler, jobs) as pool:
+        yield pool.executor
+
+
 @click.command("evaluate")
 @click.argument("layouts", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
@@ -103,6 +118,7 @@ def _warn_about_changed_evaluator(paths: list[Path]) -> None:
     help="Replace existing performance.txt files (and remove those of layouts that fail).",
 )
 @click.option("--no-write", "no_write", is_flag=True, help="Only print the metrics; write no file.")
+@scheduler_option
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per layout and line.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def evaluate(
@@ -113,6 +129,7 @@ def evaluate(
     companions: dict[str, Any],
     force: bool,
     no_write: bool,
+    scheduler: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -142,15 +159,17 @@ def evaluate(
 
         bar = tqdm(total=len(paths), unit="layout", file=sys.stderr, leave=False)
     try:
-        results = evaluate_layouts(
-            paths,
-            mismatch,
-            jobs=jobs,
-            companions=companions,
-            bench=bench,
-            progress=bar.update if bar is not None else None,
-            write=not no_write,
-        )
+        with _executor(scheduler, jobs) as executor:
+            results = evaluate_layouts(
+                paths,
+                mismatch,
+                jobs=jobs,
+                companions=companions,
+                bench=bench,
+                progress=bar.update if bar is not None else None,
+                write=not no_write,
+                executor=executor,
+            )
     finally:
         if bar is not None:
             bar.close()

@@ -781,6 +781,7 @@ def evaluate_layouts(
     effects: LayoutEffects | None = None,
     progress: Callable[[int], None] | None = None,
     write: bool = True,
+    executor: cf.Executor | None = None,
 ) -> list[LayoutResult]:
     """Re-simulate layout folders and (re)write their ``performance.txt``.
 
@@ -792,6 +793,10 @@ def evaluate_layouts(
     ``mismatch`` None (the default) takes, per layout, the scale recorded in its design
     folder's ``refflow.json`` by ``refflow generate`` (so re-simulating a generated layout
     reproduces its stored label), else 0 (nominal).
+
+    ``executor`` (a Dask cluster's, :mod:`magical_prune.cluster`) runs the ngspice batches
+    instead of ``jobs`` local processes; the files are still written here, with the same
+    contents.
     """
     from magical_prune.adapters import magical
     from magical_prune.refflow.provenance import recorded_mismatch
@@ -819,7 +824,13 @@ def evaluate_layouts(
     for evaluator, by_scale in groups.values():
         for scale, members in by_scale.items():
             idx = [i for i, _ in members]
-            metrics = evaluator.evaluate([p for _, p in members], scale, progress=progress)
+            placements = [p for _, p in members]
+            if executor is None:
+                metrics = evaluator.evaluate(placements, scale, progress=progress)
+            else:
+                from magical_prune.refflow.remote_eval import evaluate_on
+
+                metrics = evaluate_on(executor, evaluator, placements, scale, progress)
             for k, (i, res) in enumerate(zip(idx, metrics)):
                 layout = Path(layouts[i])
                 folder = layout if layout.is_dir() else layout.parent
