@@ -170,7 +170,10 @@ class TrainResult:
     config: TrainConfig
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        return save_checkpoint(path, self.model, self.meta)
+        """Write the model file (under torchrun: rank 0 writes, the others wait for it)."""
+        from magical_prune import ddp
+
+        return ddp.main_only(lambda: save_checkpoint(path, self.model, self.meta), Path(path))
 
 
 # -- building blocks ----------------------------------------------------------------------
@@ -427,10 +430,19 @@ def fit(
         frozen: modules kept in eval mode (frozen normalisation statistics).
         progress: tqdm bar over the updates.
         on_epoch: called with each epoch's record (the CLI prints it).
+
+    Under ``torchrun`` (:mod:`magical_prune.ddp`) each process computes its share of every
+    mini-batch and DDP averages the gradients: the steps of one process, up to float
+    noise; only rank 0 shows progress and gets ``on_epoch``.
     """
     from tqdm import tqdm
 
+    from magical_prune import ddp
+
     device = torch.device(config.device)
+    rank, size = ddp.world(config.device)
+    if rank != 0:
+        progress, on_epoch = False, None
     train_positions = np.asarray(train_positions, dtype=np.int64)
     if len(train_positions) == 0:
         raise MagicalPruneError("no training layouts (alpha too small for this data set)")
@@ -445,6 +457,7 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise MagicalPruneError("every parameter is frozen: nothing to train")
+    net = ddp.wrap(model, device)
     batches = _Batches(train_positions, config.batch_size, config.seed)
     steps_per_epoch = config.steps_per_epoch or math.ceil(len(train_positions) / batches.batch_size)
     total = config.epochs * steps_per_epoch
@@ -470,11 +483,15 @@ def fit(
         loss_sum, penalty_sum, correct, seen = 0.0, 0.0, 0, 0
         for _ in range(steps_per_epoch):
             pos = batches.next()
+            if size > 1:
+                whole, pos = len(pos), ddp.shard(pos, rank, size)
             x = data.features(pos, device)
             y = torch.as_tensor([labels_of[int(p)] for p in pos], dtype=torch.long, device=device)
-            logits = model(x)
+            logits = net(x)
             data_loss = loss_fn(logits, y)
             loss = data_loss
+            if size > 1:
+                loss = loss * ddp.share_weight(len(pos), whole, size)
             if config.l2 > 0:
                 penalty = l2_penalty(model)
                 if penalty is not None:
@@ -489,6 +506,9 @@ def fit(
             correct += int((logits.detach().argmax(1) == y).sum())
             seen += len(pos)
             bar.update()
+        loss_sum, penalty_sum, correct, seen = ddp.reduce_sums(
+            [loss_sum, penalty_sum, correct, seen], device
+        )
         record: dict[str, Any] = {
             "epoch": epoch,
             "epochs": config.epochs,

@@ -111,10 +111,13 @@ def _epoch_printer(to_err: bool) -> Callable[[dict[str, Any]], None]:
 
 
 def _report(result: Any, out: Path, as_json: bool, plot: Path | None) -> None:
+    from magical_prune.ddp import is_main
     from magical_prune.metrics import format_metrics
     from magical_prune.training import plot_history
 
     result.save(out)
+    if not is_main():  # under torchrun, rank 0 reports (and plots) for all
+        return
     if plot is not None and result.history:
         plot_history(
             result.history, plot, title=f"{result.config.arch} on {result.meta['data']['design']}"
