@@ -15,7 +15,7 @@ from pathlib import Path
 
 from magical_prune.errors import MagicalPruneError
 
-__all__ = ["check_regular", "os_error_message", "read_bytes"]
+__all__ = ["check_regular", "content_kind", "os_error_message", "read_bytes"]
 
 #: what a non-regular file is, for messages
 _KINDS = (
@@ -33,6 +33,30 @@ def os_error_message(err: OSError) -> str:
         return "file not found"
     text = err.strerror or str(err) or type(err).__name__
     return " ".join(text.split())
+
+
+#: leading bytes -> what a file is, for "this is not a placement / model" messages
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file (a data set?)"),
+    (b"PK\x03\x04", "a zip archive (a model or .npz file?)"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"\x00\x02\x00\x04", "a GDS layout"),
+)
+
+
+def content_kind(head: bytes) -> str | None:
+    """What a file whose first bytes are ``head`` is, when it is clearly not text (an
+    image, an archive, binary data); ``None`` for text (including empty files)."""
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if b"\x00" in head:
+        return "binary data"
+    return None
 
 
 def _kind_problem(mode: int) -> str | None:
@@ -62,8 +86,11 @@ def check_regular(path: str | os.PathLike[str], what: str = "file") -> Path:
     return path
 
 
-def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
-    """All bytes of a regular file; never blocks on a FIFO or reads a device without end.
+def read_bytes(
+    path: str | os.PathLike[str], what: str = "file", limit: int | None = None
+) -> bytes:
+    """All bytes of a regular file (the first ``limit`` when given); never blocks on a FIFO
+    or reads a device without end.
 
     The file is opened non-blocking and checked with ``fstat`` on the open descriptor, so
     a FIFO swapped in after a ``stat`` cannot make the read hang either.
@@ -80,7 +107,7 @@ def read_bytes(path: str | os.PathLike[str], what: str = "file") -> bytes:
         if problem is not None:
             raise MagicalPruneError(problem, path)
         with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
+            return handle.read() if limit is None else handle.read(limit)
     except OSError as err:
         raise MagicalPruneError(f"cannot read: {os_error_message(err)}", path) from None
     finally:

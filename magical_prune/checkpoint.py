@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from magical_prune._files import check_regular, os_error_message
+from magical_prune._files import check_regular, content_kind, os_error_message, read_bytes
 from magical_prune._version import __version__
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.features import MAX_IMAGE_SIZE
@@ -89,6 +89,22 @@ def save_checkpoint(
     return path
 
 
+def _unreadable_reason(path: Path, err: Exception) -> str:
+    """Why torch could not load ``path``, in our words: torch's own message advises
+    loading with ``weights_only=False``, which would run code from an unknown file."""
+    try:
+        head = read_bytes(path, "model file", limit=64)
+    except MagicalPruneError:
+        head = b""
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"\x80"):  # torch zip / old pickle
+        if "Unsupported global" in str(err):
+            return "it holds Python objects besides tensors and plain data; they are not loaded"
+        return "damaged, truncated or not written by torch"
+    if not head:
+        return "the file is empty"
+    return f"not a PyTorch file: {content_kind(head) or 'a text file'}"
+
+
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a checkpoint's state dict and metadata without building the model.
 
@@ -105,8 +121,8 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     except OSError as err:  # permission denied, I/O error: the environment, not the file
         raise CheckpointError(f"cannot read: {os_error_message(err)}", path) from None
     except Exception as err:  # unpickling refuses foreign objects; zip/EOF errors for junk
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"not a readable model file ({first[:200]})", path) from None
+        reason = _unreadable_reason(path, err)
+        raise CheckpointError(f"not a readable model file ({reason})", path) from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise CheckpointError("not a magical-prune model file (no format marker)", path)
     version = blob.get("format_version")

@@ -9,6 +9,24 @@ line and exits with status 2; the pruning hook logs it and keeps the candidate.
 from __future__ import annotations
 
 import os
+import re
+
+#: terminal escape sequences (colours, bold) that other libraries put into their messages
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+#: longest word a message shows whole; a longer one (a megabyte line of junk read from a
+#: damaged file) is shortened, so an error stays one readable line
+MAX_WORD = 120
+
+
+def tidy_message(text: object) -> str:
+    """``text`` as one short printable line: whitespace collapsed, terminal escapes dropped,
+    other control characters shown as ``?``, words longer than :data:`MAX_WORD` shortened."""
+    words = []
+    for word in _ANSI.sub("", str(text)).split():
+        if len(word) > MAX_WORD:
+            word = f"{word[:60]}...{word[-20:]} [{len(word):,} characters]"
+        words.append("".join(c if c.isprintable() else "?" for c in word))
+    return " ".join(words)
 
 
 class MagicalPruneError(Exception):
@@ -23,7 +41,7 @@ class MagicalPruneError(Exception):
     def __init__(
         self, message: str, path: str | os.PathLike[str] | None = None, line: int | None = None
     ) -> None:
-        self.message = " ".join(str(message).split())  # always one line
+        self.message = tidy_message(message)  # always one short line
         self.path = os.fspath(path) if path is not None else None
         self.line = line
         super().__init__(self.__str__())

@@ -42,7 +42,7 @@ def test_models_pattern_and_unbuildable_size():
 
 
 def test_models_unknown_name_suggests_the_nearest():
-    result = CliRunner().invoke(main, ["models", "feat3"])
+    result = CliRunner().invoke(main, ["models", "feat3x"])  # "feat3" is a prefix: it lists
     assert result.exit_code == 2
     assert "did you mean feat3d" in result.output
     assert "Traceback" not in result.output

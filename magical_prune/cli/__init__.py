@@ -71,6 +71,12 @@ class LazyGroup(click.Group):
             with formatter.section("Commands"):
                 formatter.write_dl(rows)
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as err:
+            raise _one_line(err) from None
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             with warnings.catch_warnings():
@@ -79,6 +85,8 @@ class LazyGroup(click.Group):
         except MagicalPruneError as err:
             click.echo(f"error: {err}", err=True)
             ctx.exit(2)
+        except click.UsageError as err:
+            raise _one_line(err) from None
         except BrokenPipeError:  # the reader of our output went away: nothing to say
             raise
         except OSError as err:  # disk full, permissions, a file vanished: the environment
@@ -87,6 +95,22 @@ class LazyGroup(click.Group):
         except MemoryError:
             click.echo("error: out of memory (is an input far larger than expected?)", err=True)
             ctx.exit(2)
+
+
+class _UsageLine(click.UsageError):
+    """A usage error shown as one ``error: ...`` line, like every other error."""
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.message}", file=file, err=file is None)
+
+
+def _one_line(err: click.UsageError) -> click.UsageError:
+    """``err`` as a :class:`_UsageLine` (``--help`` for a bare group passes unchanged)."""
+    if isinstance(err, (_UsageLine, click.exceptions.NoArgsIsHelpError)):
+        return err
+    from magical_prune.cli._common import usage_line
+
+    return _UsageLine(usage_line(err), err.ctx)
 
 
 def _os_error_line(err: OSError) -> str:

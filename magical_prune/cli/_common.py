@@ -5,13 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from magical_prune.errors import MagicalPruneError
+from magical_prune.errors import MagicalPruneError, tidy_message
 
 #: option name -> keyword of ``load_placement``/``load_circuit`` and its help
 COMPANION_OPTIONS: tuple[tuple[str, str, str], ...] = (
@@ -43,6 +44,34 @@ def companion_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+#: suffixes of the flow's other files: given where a placement belongs, they are named as
+#: what they are instead of being parsed as one
+_OTHER_FILES: dict[str, str] = {
+    **dict.fromkeys((".sp", ".scs", ".spice", ".cir", ".net"), "a netlist"),
+    ".pin": "a pin file", ".connection": "a connection file", ".json": "a JSON file",
+    ".sym": "a symmetry file", ".symnet": "a symmetry file", ".channel": "a sub-circuit file",
+    ".pt": "a model file", ".h5": "a data set", ".hdf5": "a data set", ".gds": "a GDS layout",
+    ".svg": "an SVG image",
+}  # fmt: skip
+
+
+def check_placement_file(path: Path) -> None:
+    """Refuse a file that is plainly not a placement result (an image, a model, a
+    netlist) before the reader looks for companion files beside it, which would blame a
+    missing place.pin instead."""
+    from magical_prune._files import content_kind, read_bytes
+
+    if path.is_dir():
+        return
+    kind = _OTHER_FILES.get(path.suffix.lower()) or content_kind(read_bytes(path, limit=4096))
+    if kind is not None:
+        raise MagicalPruneError(
+            f"not a placement: {kind}; give a placement result file (place.result), a "
+            "layout folder or a .npz feature file",
+            path,
+        )
+
+
 def check_output(path: str | os.PathLike[str], force: bool) -> Path:
     """Refuse to overwrite an existing file the user did not ask us to replace."""
     out = Path(path)
@@ -68,3 +97,35 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+_PATH_PROBLEM = re.compile(r"^(?:Path|File|Directory) (['\"])(?P<path>.*)\1 (?P<why>.*?)\.?$", re.S)
+
+
+def _param_name(err: click.BadParameter) -> str | None:
+    if isinstance(err.param_hint, str):
+        return err.param_hint
+    param = err.param
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return None if param is None else param.human_readable_name
+
+
+def usage_line(err: click.UsageError) -> str:
+    """click's usage error as our one line (``what: why (see 'COMMAND --help')``): click's
+    own text spans three lines and begins differently from every other error."""
+    text, notes = err.format_message(), []
+    if isinstance(err, click.BadParameter) and not isinstance(err, click.MissingParameter):
+        name = _param_name(err)
+        found = _PATH_PROBLEM.match(err.message)
+        if found:
+            why = found["why"].replace("does not exist", "no such file or folder")
+            text, notes = f"{found['path']}: {why}", [name] if name else []
+        elif name:
+            text = f"{name}: {err.message}"
+    text = tidy_message(text).rstrip(".")
+    if text[:2] != text[:2].upper():  # "Missing ..." but not "PATH ..." or "'x' ..."
+        text = text[:1].lower() + text[1:]
+    if err.ctx is not None:
+        notes.append(f"see '{err.ctx.command_path} --help'")
+    return text + (f" ({'; '.join(notes)})" if notes else "")

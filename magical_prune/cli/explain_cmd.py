@@ -8,7 +8,12 @@ from typing import Any
 
 import click
 
-from magical_prune.cli._common import check_output, companion_options, echo_json
+from magical_prune.cli._common import (
+    check_output,
+    check_placement_file,
+    companion_options,
+    echo_json,
+)
 
 
 @click.command("explain")
@@ -50,6 +55,7 @@ def explain(
     from magical_prune.predict import Predictor, torch_threads
 
     out = check_output(output, force) if output is not None else None
+    check_placement_file(placement)
     predictor = Predictor.load(model, threshold=threshold)
     loaded = load_placement(placement, **companions)
     with torch_threads(1):  # one placement: one thread is fastest

@@ -69,6 +69,9 @@ def summarise(name: str, size: int) -> dict[str, Any]:
 def models(pattern: str, size: int, as_json: bool) -> None:
     """List the network architectures (names matching PATTERN, default all).
 
+    PATTERN is a name, a glob ('*feat3d') or the start of names ('feat' lists feat2d and
+    feat3d).
+
     For each: parameters, multiply-accumulates per sample (convolution and dense layers;
     pooling and activations are not counted), and what the last convolution layer sees:
     the share of the image's pixels and how many of the six feature sets reach it. The
@@ -77,7 +80,10 @@ def models(pattern: str, size: int, as_json: bool) -> None:
     from magical_prune.models import MODELS, get_architecture, list_models
 
     names = list_models(pattern)
-    if not names and not any(c in pattern for c in "*?["):
+    plain = not any(c in pattern for c in "*?[")
+    if not names and plain:
+        names = list_models(pattern + "*")  # a bare prefix: `models feat`
+    if not names and plain:
         get_architecture(pattern)  # a plain name: unknown -> "did you mean ..."
     if not names:
         raise click.UsageError(f"no architecture matches {pattern!r} (known: {', '.join(MODELS)})")

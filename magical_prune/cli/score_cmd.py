@@ -17,7 +17,12 @@ from typing import Any
 
 import click
 
-from magical_prune.cli._common import check_output, companion_options, echo_json
+from magical_prune.cli._common import (
+    check_output,
+    check_placement_file,
+    companion_options,
+    echo_json,
+)
 from magical_prune.errors import MagicalPruneError
 
 _GLOB_CHARS = frozenset("*?[")
@@ -36,6 +41,7 @@ def _load(path: Path, companions: dict[str, Any]) -> Any:
         from magical_prune.features import FeatureStack
 
         return FeatureStack.load(path)
+    check_placement_file(path)
     from magical_prune.adapters.magical import load_placement
 
     return load_placement(path, **companions)
