@@ -1,4 +1,5 @@
-"""Pictures for people: feature images as PNGs and a contact sheet like the paper's Fig. 4.
+"""Pictures for people: feature images as PNGs and a contact sheet like the paper's Fig. 4,
+the FOR trade-off of a threshold, and the distribution of scores.
 
 Feature arrays keep row 0 at the lowest y; every picture here is drawn with north up.
 Sub-circuit images share one colour scale, 0 to 1 (the type intensities .25/.5/.75/1.0 then
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib import colormaps
@@ -19,6 +21,9 @@ from matplotlib.figure import Figure
 from matplotlib.image import imsave
 
 from magical_prune.features import IMAGE_NAMES
+
+if TYPE_CHECKING:
+    from magical_prune.tradeoff import Tradeoff
 
 #: Colour map of every feature picture.
 FEATURE_CMAP = "viridis"
@@ -103,3 +108,91 @@ def contact_sheet(
     out = Path(path)
     fig.savefig(out, format="png", metadata={"Software": None})
     return out
+
+
+# -- decision pictures ----------------------------------------------------------------------
+#: colours of bad-layout (FOR, pruned) and good-layout (kept, good pruned) quantities
+_BAD, _GOOD = "tab:red", "tab:blue"
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as PNG without the software tag (identical input, identical bytes)."""
+    out = Path(path)
+    fig.savefig(out, format="png", metadata={"Software": None})
+    return out
+
+
+def _threshold_label(threshold: float, point: dict[str, float | None]) -> str:
+    if threshold > 1.0:
+        return "threshold: none (prunes nothing)"
+    parts = [f"threshold {threshold:.4f}"]
+    for key, name in (("prune_rate", "prunes"), ("for", "FOR"), ("good_pruned", "good pruned")):
+        if point.get(key) is not None:
+            parts.append(f"{name} {100 * float(point[key]):.1f}%")  # type: ignore[arg-type]
+    return ", ".join(parts)
+
+
+def tradeoff_figure(t: Tradeoff, title: str | None = None, dpi: int = 100) -> Figure:
+    """Two panels over the share of layouts pruned: the FOR (top) and the share of good
+    layouts pruned (bottom), each beside random pruning, with the threshold in use marked.
+
+    Why two panels: the FOR lives between 0 and the share of bad layouts, the good-pruned
+    share between 0 and 100%; on one axis the FOR curve would be a flat line.
+    """
+    fig = Figure(figsize=(6.4, 6.2), dpi=dpi, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    x = 100 * t.prune_rate
+    point = t.chosen
+    at = 100 * float(point["prune_rate"] or 0.0)
+    mark = _threshold_label(float(point["threshold"] or 0.0), point)
+    top.plot(x, 100 * t.for_, color=_BAD, label="model: FOR (bad among kept)")
+    top.axhline(100 * t.base_rate, color=_BAD, ls="--", lw=1,
+                label=f"random pruning: FOR {100 * t.base_rate:.1f}%")  # fmt: skip
+    if t.target_for is not None:
+        top.axhline(100 * t.target_for, color="grey", ls=":", lw=1.2,
+                    label=f"target FOR {100 * t.target_for:.1f}%")  # fmt: skip
+    bottom.plot(x, 100 * t.good_pruned, color=_GOOD, label="model: good layouts pruned")
+    bottom.plot([0, 100], [0, 100], color=_GOOD, ls="--", lw=1,
+                label="random pruning: good layouts pruned")  # fmt: skip
+    for ax, key in ((top, "for"), (bottom, "good_pruned")):
+        ax.axvline(at, color="black", lw=1.2, label=mark)
+        if point.get(key) is not None:
+            ax.plot([at], [100 * float(point[key])], "o", color="black")  # type: ignore[arg-type]
+        ax.set_xlim(0, 100)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="upper right" if ax is top else "upper left")
+    # head room above the FOR curve for the legend
+    top.set_ylim(0, max(1.0, 100 * float(np.nanmax(t.for_, initial=t.base_rate)) * 1.6))
+    bottom.set_ylim(0, 100)
+    top.set_ylabel("FOR: bad among kept (%)")
+    bottom.set_ylabel("good layouts pruned (%)")
+    bottom.set_xlabel("layouts pruned (%)")
+    top.tick_params(labelbottom=True)
+    top.set_xlabel("layouts pruned (%)")
+    fig.suptitle(title or f"trade-off on {t.n} layouts", fontsize="medium")
+    return fig
+
+
+def score_histogram_figure(
+    scores: Sequence[float] | np.ndarray,
+    threshold: float,
+    title: str | None = None,
+    dpi: int = 100,
+) -> Figure:
+    """Histogram of scores (0..1), kept and pruned stacked in two colours, threshold marked."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    pruned = s >= threshold
+    fig = Figure(figsize=(6.4, 3.8), dpi=dpi, layout="constrained")
+    ax = fig.subplots()
+    bins = np.linspace(0.0, 1.0, 41)
+    ax.hist([s[~pruned], s[pruned]], bins=bins, stacked=True, color=[_GOOD, _BAD],
+            label=[f"keep ({int((~pruned).sum())})", f"prune ({int(pruned.sum())})"])  # fmt: skip
+    at = min(float(threshold), 1.0)
+    label = _threshold_label(float(threshold), {})
+    ax.axvline(at, color="black", lw=1.2, ls="--", label=label)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("score: P(prune)")
+    ax.set_ylabel("placements")
+    ax.legend(fontsize="small")
+    ax.set_title(title or f"{len(s)} placements", fontsize="medium")
+    return fig

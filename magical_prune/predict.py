@@ -593,11 +593,14 @@ def calibrate_threshold(
 
 @dataclass
 class CalibrationResult:
-    """A model calibrated on a data set: the predictor (threshold set) and the figures."""
+    """A model calibrated on a data set: the predictor (threshold set) and the figures,
+    with the scores and labels they came from (to draw the trade-off)."""
 
     predictor: Predictor
     calibration: Calibration
     record: dict[str, Any]
+    scores: np.ndarray | None = None
+    labels: np.ndarray | None = None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the calibrated model (threshold and ``calibration`` record in its metadata)."""
@@ -667,7 +670,8 @@ def calibrate_checkpoint(
         raise MagicalPruneError(
             "the model gave NaN scores on the calibration data", predictor.source
         )
-    cal = calibrate_threshold(scores, dataset.labels[positions], target_for)
+    labels = dataset.labels[positions]
+    cal = calibrate_threshold(scores, labels, target_for)
     trained = (predictor.meta.get("data") or {}).get("content_hash")
     record = {
         **cal.to_dict(),
@@ -685,4 +689,4 @@ def calibrate_checkpoint(
         },
     }
     predictor.threshold = cal.threshold
-    return CalibrationResult(predictor, cal, record)
+    return CalibrationResult(predictor, cal, record, scores, np.asarray(labels))

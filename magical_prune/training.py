@@ -720,13 +720,15 @@ def evaluate(
     test_fraction: float | None = None,
     device: str = "cpu",
     batch_size: int = 128,
+    keep_scores: bool = False,
 ) -> dict[str, Any]:
     """Metrics of a model on a data set's test split (as the model was trained: same seed
     and fraction from its metadata) or on all of it (``split="all"``).
 
     The test split of a data set the model was not trained on is the same rule (its own
     last 20%), so fine-tuned and from-scratch models of a design are compared on the same
-    layouts.
+    layouts. ``keep_scores`` adds the ``scores`` and ``labels`` arrays the metrics come
+    from (to draw the trade-off of other thresholds without scoring again).
     """
     check_fits(meta, image_size=data.image_size, channel_order=data.channel_order,
                data=data.data.path)  # fmt: skip
@@ -740,7 +742,11 @@ def evaluate(
     else:
         raise MagicalPruneError(f"split must be 'test' or 'all', got {split!r}")
     thr = float(meta.get("threshold", DEFAULT_THRESHOLD)) if threshold is None else threshold
-    out = evaluate_positions(model, data, positions, None, thr, batch_size, device)
+    labels = data.labels[positions]
+    scores = predict_scores(model, data, positions, batch_size, device)
+    out = classification_metrics(labels, scores, thr)
+    if keep_scores:
+        out.update(scores=np.asarray(scores), labels=np.asarray(labels))
     out["split"] = split
     out["trained_on_same_data"] = (meta.get("data") or {}).get(
         "content_hash"

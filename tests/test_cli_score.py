@@ -49,10 +49,12 @@ def variant(path, tiny, touch=None, **meta_changes):
 def test_score_one_layout(tiny, predictor):
     result = run("score", tiny.layouts[0], "--model", tiny.model)
     assert result.exit_code == 0, result.output
-    path, score, decision, threshold = result.stdout.strip().split("\t")
+    row, summary = result.stdout.strip().splitlines()
+    path, score, decision, threshold = row.split("\t")
     expected = predictor.score(load_placement(tiny.layouts[0]))[0]
     assert path == str(tiny.layouts[0]) and float(score) == pytest.approx(expected, abs=1e-4)
     assert decision == ("prune" if expected >= 0.5 else "keep") and float(threshold) == 0.5
+    assert summary.startswith("scored 1 placement(s): ") and "\t" not in summary
 
 
 def test_score_quoted_glob_and_design_folder_in_one_batch(tiny, predictor):
@@ -67,7 +69,8 @@ def test_score_quoted_glob_and_design_folder_in_one_batch(tiny, predictor):
     same = run("score", tiny.design, "-m", tiny.model, "--json")
     assert json_lines(same.stdout) == rows
     placed = run("score", tiny.layouts[1] / "place.result", tiny.layouts[1], "-m", tiny.model)
-    assert len(placed.stdout.strip().splitlines()) == 2  # a file and a folder: two inputs
+    rows = [line for line in placed.stdout.splitlines() if "\t" in line]
+    assert len(rows) == 2  # a file and a folder: two inputs
 
 
 def test_threshold_override(tiny):
@@ -183,7 +186,7 @@ def test_calibrate_infeasible_writes_nothing(tmp_path, tiny):
     flat = variant(tmp_path / "flat.pt", tiny, touch=constant)
     out = tmp_path / "out.pt"
     error = one_line_error(run("calibrate", flat, tiny.data, "--target-for", 0.05, "-o", out))
-    assert "no threshold keeps FOR <= 5.00%" in error and "nothing written" in error
+    assert "no threshold keeps FOR <= 5.00%" in error and "no model written" in error
     assert not out.exists()
 
 

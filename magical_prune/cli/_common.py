@@ -82,6 +82,26 @@ def check_output(path: str | os.PathLike[str], force: bool) -> Path:
     return out
 
 
+def report_tradeoff(
+    scores: Any,
+    labels: Any,
+    threshold: float,
+    plot: Path | None,
+    title: str,
+    target_for: float | None = None,
+) -> dict[str, Any]:
+    """The trade-off curve of a threshold as JSON, drawn to ``plot`` when given (the
+    caller has checked that it may be written)."""
+    from magical_prune.tradeoff import tradeoff
+
+    curve = tradeoff(scores, labels, threshold, target_for=target_for)
+    if plot is not None:
+        from magical_prune.plots import save_figure, tradeoff_figure
+
+        save_figure(tradeoff_figure(curve, title=title), plot)
+    return curve.to_dict()
+
+
 def echo_json(obj: Any) -> None:
     """One JSON document on one line (flow scripts read it line by line)."""
     click.echo(json.dumps(obj, separators=(",", ":"), default=_jsonable))

@@ -10,23 +10,35 @@ from typing import Any
 
 import click
 
-from magical_prune.cli._common import check_output, echo_json
+from magical_prune.cli._common import check_output, echo_json, report_tradeoff
 
 _DATA = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
 
 
-def label_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--metric, --worst-percent, --balanced (how labels are made from raw metrics)."""
-    func = click.option("--balanced/--whole-set", default=None,
-                        help="Keep only the worst and the best WORST-PERCENT (the paper's baseline "
-                             "set), or every layout [default: whole set; evaluate: as the model].")(func)  # fmt: skip
-    func = click.option("--worst-percent", type=click.FloatRange(0, 100, min_open=True, max_open=True),
-                        default=None, help="Share labelled 1 = prune, in percent [default: 25].")(func)  # fmt: skip
-    func = click.option("--metric", default=None,
-                        help="performance.txt key to label by (Offset_Voltage, CMRR, Gain, UGF) "
-                             "[default: Offset_Voltage if present, or the set's stored labels].")(func)  # fmt: skip
-    return func
+def _label_options(defaults: tuple[str, str, str]) -> Callable[..., Any]:
+    """--metric, --worst-percent, --balanced, with the defaults of the command's help."""
+
+    def add(func: Callable[..., Any]) -> Callable[..., Any]:
+        metric, worst, balanced = defaults
+        func = click.option("--balanced/--whole-set", default=None,
+                            help="Keep only the worst and the best WORST-PERCENT (the paper's "
+                                 f"baseline set), or every layout [default: {balanced}].")(func)  # fmt: skip
+        func = click.option("--worst-percent", type=click.FloatRange(0, 100, min_open=True, max_open=True),
+                            default=None, help=f"Share labelled 1 = prune, in percent [default: {worst}].")(func)  # fmt: skip
+        func = click.option("--metric", default=None,
+                            help="performance.txt key to label by (Offset_Voltage, CMRR, Gain, UGF) "
+                                 f"[default: {metric}].")(func)  # fmt: skip
+        return func
+
+    return add
+
+
+#: --metric, --worst-percent, --balanced of train and finetune (labels made afresh)
+label_options = _label_options(("Offset_Voltage if present, or the set's stored labels", "25",
+                                "whole set"))  # fmt: skip
+#: the same for evaluate, where labels follow the model's own definition
+model_label_options = _label_options(("the model's", "the model's", "as the model was trained"))
 
 
 _DEVICE_OPTIONS = [
@@ -204,7 +216,7 @@ def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: floa
     with early layers frozen (--freeze), and evaluates on DATA's test split (its last 20%).
     The new model's metadata records its parent.
 
-    Example: magical-prune finetune ota1.pt ota2.h5 -o ota2.pt --alpha 0.1
+    Example: magical-prune finetune ota1.pt ota4.h5 -o ota4.pt --alpha 0.1
     """
     from magical_prune.training import TrainConfig
     from magical_prune.training import finetune as run
@@ -229,30 +241,40 @@ def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: floa
               help="Evaluate on the test split (last 20%, as in training) or on every layout.")  # fmt: skip
 @click.option("--threshold", type=click.FloatRange(0, 1), default=None,
               help="Decision threshold on P(prune) [default: the model's, 0.5].")  # fmt: skip
-@label_options
+@model_label_options
 @click.option("--split-seed", type=int, default=None, help="Split seed [default: the model's].")
 @device_options
-@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+@click.option("--plot", type=_OUT, default=None,
+              help="PNG of the trade-off: FOR and share of good layouts pruned against the share "
+                   "pruned, beside random pruning, with the model's threshold marked.")  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing --plot file.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the metrics, with the trade-off curve, as one JSON object.")  # fmt: skip
 def evaluate(model: Path, data: Path, split: str, threshold: float | None, metric: str | None,
              worst_percent: float | None, balanced: bool | None, split_seed: int | None,
-             device: str, threads: int | None, as_json: bool) -> None:  # fmt: skip
+             device: str, threads: int | None, plot: Path | None, force: bool,
+             as_json: bool) -> None:  # fmt: skip
     """Accuracy, precision, recall, F1, FOR and prune rate of MODEL on DATA.
 
     Labels follow the model's own definition (metric, worst percent, balanced) unless given.
     FOR = FN / (TN + FN) is the share of bad layouts among those kept; it is printed beside
-    the FOR of pruning at random at the same prune rate (the share of bad layouts).
+    the FOR of pruning at random at the same prune rate (the share of bad layouts). The
+    trade-off of every other threshold goes to --plot and, as "curve", to --json.
+
+    Example: magical-prune evaluate ota4.pt ota4.h5 --plot tradeoff.png
     """
     from magical_prune.checkpoint import load_checkpoint
     from magical_prune.metrics import format_metrics
     from magical_prune.training import evaluate as run
 
     _check_device(device, threads)
+    if plot is not None:
+        check_output(plot, force)
     net, meta = load_checkpoint(model, device=device)
     ds = _open(data, metric, worst_percent, balanced, True, meta.get("label"))
     try:
-        m = run(
-            net, meta, ds, split=split, threshold=threshold, split_seed=split_seed, device=device
-        )
+        m = run(net, meta, ds, split=split, threshold=threshold, split_seed=split_seed,
+                device=device, keep_scores=True)  # fmt: skip
     except Exception as err:
         from magical_prune.errors import CheckpointError
 
@@ -260,12 +282,16 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
             raise err.at(model) from None
         raise
     m["label"] = ds.label_meta()
+    title = f"{model.name} on {m['n']} layouts ({split} split of {data.name})"
+    m["curve"] = report_tradeoff(m.pop("scores"), m.pop("labels"), m["threshold"], plot, title)
     if as_json:
         echo_json(m)
         return
     click.echo(f"{split} split, {m['n']} layouts of {ds.data.design} labelled by "
                f"{ds.metric or 'stored labels'}:")  # fmt: skip
     click.echo(format_metrics(m))
+    if plot is not None:
+        click.echo(f"wrote {plot}")
 
 
 @click.command()

@@ -1,5 +1,5 @@
-"""``magical-prune score``, ``model-info`` and ``calibrate``: the pruning decision from the
-command line.
+"""``magical-prune score`` and ``model-info``: the pruning decision from the command line
+(``calibrate`` lives in :mod:`magical_prune.cli.calibrate_cmd`).
 
 Only click and the standard library are imported at module level; torch, the adapters and
 the model are imported inside the commands, so ``--help`` stays instant and ``score`` on one
@@ -52,7 +52,34 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
 
 
-def expand_inputs(patterns: Sequence[str]) -> list[Path]:
+def _expand_one(pattern: str) -> list[Path]:
+    """The placement inputs one command-line argument names (see :func:`expand_inputs`)."""
+    from magical_prune.adapters.discovery import find_layouts, has_layout
+
+    path = Path(pattern)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return [path] if has_layout(path) else find_layouts(path)
+    if not _GLOB_CHARS & set(pattern):
+        raise MagicalPruneError("no such file or folder", pattern)
+    matches = [Path(m) for m in glob.glob(pattern)]
+    if not matches:
+        raise MagicalPruneError(f"no file or folder matches {pattern!r}")
+    picked = [
+        m
+        for m in matches
+        if (m.is_dir() and has_layout(m)) or (m.is_file() and _looks_like_result(m))
+    ]
+    if not picked:
+        raise MagicalPruneError(
+            f"{pattern!r} matches {len(matches)} path(s) but no layout folder or "
+            "placement result (place.result, placement.txt, *.result*, *.npz)"
+        )
+    return sorted(picked, key=_natural_key)
+
+
+def expand_inputs(patterns: Sequence[str], failed: dict[str, str] | None = None) -> list[Path]:
     """Placement inputs from the command line, in order, each once.
 
     * an existing file is a placement result (any name);
@@ -63,37 +90,25 @@ def expand_inputs(patterns: Sequence[str]) -> list[Path]:
       (``place.result``, ``placement.txt``, ``*.result*``) or feature files (``*.npz``) are
       taken, in natural order.
 
-    Raises:
-        MagicalPruneError: no inputs, a path that does not exist, a glob without placements.
-    """
-    from magical_prune.adapters.discovery import find_layouts, has_layout
+    Args:
+        patterns: the arguments.
+        failed: when given (``--keep-going``), an argument that names nothing usable is
+            recorded here (argument -> error line) and skipped instead of raised.
 
+    Raises:
+        MagicalPruneError: no inputs at all; without ``failed``, a path that does not exist
+            or a glob without placements.
+    """
     out: list[Path] = []
     for pattern in patterns:
-        path = Path(pattern)
-        if path.is_file():
-            out.append(path)
-        elif path.is_dir():
-            out.extend([path] if has_layout(path) else find_layouts(path))
-        elif _GLOB_CHARS & set(pattern):
-            matches = [Path(m) for m in glob.glob(pattern)]
-            if not matches:
-                raise MagicalPruneError(f"no file or folder matches {pattern!r}")
-            picked = [
-                m
-                for m in matches
-                if (m.is_dir() and has_layout(m)) or (m.is_file() and _looks_like_result(m))
-            ]
-            if not picked:
-                raise MagicalPruneError(
-                    f"{pattern!r} matches {len(matches)} path(s) but no layout folder or "
-                    "placement result (place.result, placement.txt, *.result*, *.npz)"
-                )
-            out.extend(sorted(picked, key=_natural_key))
-        else:
-            raise MagicalPruneError("no such file or folder", pattern)
+        try:
+            out.extend(_expand_one(pattern))
+        except MagicalPruneError as err:
+            if failed is None:
+                raise
+            failed[pattern] = str(err)
     unique = list(dict.fromkeys(out))
-    if not unique:
+    if not unique and not failed:
         raise MagicalPruneError("no placement to score: give placement files or layout folders")
     return unique
 
@@ -122,8 +137,14 @@ def _progress(total: int) -> bool:
 )  # fmt: skip
 @click.option(
     "-k", "--keep-going", is_flag=True,
-    help="Report inputs that fail to load or score and go on; exit 1 at the end if any did.",
+    help="Report inputs that are missing or fail to load or score, score the others, and "
+    "exit 1 at the end if any failed.",
 )  # fmt: skip
+@click.option(
+    "--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="PNG: histogram of the scores, kept and pruned in two colours, threshold marked.",
+)  # fmt: skip
+@click.option("--force", is_flag=True, help="Overwrite an existing --plot file.")
 @companion_options
 def score(
     placements: tuple[str, ...],
@@ -133,6 +154,8 @@ def score(
     batch_size: int,
     threads: int | None,
     keep_going: bool,
+    plot: Path | None,
+    force: bool,
     companions: dict[str, Any],
 ) -> None:
     """Score placements: the probability that each lands in the worst quarter of
@@ -141,24 +164,80 @@ def score(
     Each PLACEMENT is a placement result file (place.result, placement.txt, ...), a layout
     folder, a design folder (all its layouts), a feature file (.npz from `magical-prune
     features`, made at the model's image size and rasterizer) or a glob, expanded here when
-    quoted ('out/ota4/*'). All inputs are scored together in batches.
+    quoted ('runs/ota4/*'). All inputs are scored together in batches.
 
-    Output: one line per input, tab-separated: path, score, prune/keep, threshold. With
-    --json, one object per line: {"path", "score", "decision", "prune", "threshold"} (and
-    {"path", "error"} for failed inputs with --keep-going).
+    Output: one line per input, tab-separated: path, score, prune/keep, threshold; then
+    one summary line (counts pruned and kept, score range) -- on stderr with --json, whose
+    stdout holds one object per input: {"path", "score", "decision", "prune",
+    "threshold"} (and {"path", "error"} for failed inputs with --keep-going).
 
     Exit status: 0 when every input was scored; 2 on an error (nothing printed for the
     inputs; the first failing input is named with file and line); with --keep-going, 1
     when some inputs failed and the others were scored.
+
+    Example: magical-prune score runs/ota4 --plot scores.png
     """
-    paths = expand_inputs(placements)
-    from magical_prune.predict import Predictor, torch_threads
+    if plot is not None:
+        check_output(plot, force)
+    failed_args: dict[str, str] = {}
+    paths = expand_inputs(placements, failed_args if keep_going else None)
+    from magical_prune.predict import Predictor
 
     predictor = Predictor.load(model, threshold=threshold)
-    loaded: list[tuple[int, Any]] = []
-    errors: dict[int, str] = {}
+    scores, errors = _score_all(predictor, paths, companions, keep_going, batch_size, threads)
+    t = predictor.threshold
+    for arg, message in failed_args.items():
+        _echo_failure(arg, message, as_json)
+    for i, path in enumerate(paths):
+        if i in errors:
+            _echo_failure(str(path), errors[i], as_json)
+            continue
+        s = scores[i]
+        decision = "prune" if s >= t else "keep"
+        if as_json:
+            echo_json({"path": str(path), "score": round(s, 6), "decision": decision,
+                       "prune": decision == "prune", "threshold": t})  # fmt: skip
+        else:
+            click.echo(f"{path}\t{s:.4f}\t{decision}\t{t:.4f}")
+    n_failed = len(errors) + len(failed_args)
+    values = list(scores.values())
+    click.echo(summary_line(values, t, n_failed), err=as_json)
+    if plot is not None and values:
+        from magical_prune.plots import save_figure, score_histogram_figure
+
+        name = "the bundled model" if model is None else model.name
+        save_figure(score_histogram_figure(values, t, f"{len(values)} placements, {name}"), plot)
+        click.echo(f"wrote {plot}", err=as_json)
+    if n_failed:
+        total = len(paths) + len(failed_args)
+        click.echo(f"error: {n_failed} of {total} input(s) could not be scored", err=True)
+        sys.exit(1)
+
+
+def _echo_failure(path: str, message: str, as_json: bool) -> None:
+    if as_json:
+        echo_json({"path": path, "error": message})
+    else:
+        click.echo(f"error: {message}", err=True)
+
+
+def _score_all(
+    predictor: Any,
+    paths: list[Path],
+    companions: dict[str, Any],
+    keep_going: bool,
+    batch_size: int,
+    threads: int | None,
+) -> tuple[dict[int, float], dict[int, str]]:
+    """Scores by input index, and error lines of the inputs that failed (only with
+    ``keep_going``; otherwise the first failure is raised)."""
+    import numpy as np
     from tqdm import tqdm
 
+    from magical_prune.predict import torch_threads
+
+    loaded: list[tuple[int, Any]] = []
+    errors: dict[int, str] = {}
     for i, path in enumerate(
         tqdm(paths, desc="loading", unit="placement", disable=not _progress(len(paths)))
     ):
@@ -169,41 +248,41 @@ def score(
                 raise err.at(path) from None
             errors[i] = str(err.at(path))
     scores: dict[int, float] = {}
-    if loaded:
+    if not loaded:
+        return scores, errors
+    with torch_threads(threads or None):
+        raw = predictor.raw_scores(np.stack([f for _, f in loaded]), batch_size)
+    bad = [i for (i, _), s in zip(loaded, raw) if np.isnan(s)]
+    if bad and not keep_going:
+        raise MagicalPruneError(
+            f"the model gave no valid score (NaN) for {len(bad)} input(s), first {paths[bad[0]]}",
+            predictor.source,
+        )
+    for (i, _), s in zip(loaded, raw):
+        if np.isnan(s):
+            errors[i] = f"{paths[i]}: the model gave no valid score (NaN)"
+        else:
+            scores[i] = float(s)
+    return scores, errors
+
+
+def summary_line(scores: Sequence[float], threshold: float, failed: int = 0) -> str:
+    """``scored N: P prune (x%), K keep at threshold T; scores min .., median .., max ..``."""
+    n = len(scores)
+    pruned = sum(1 for s in scores if s >= threshold)
+    at = "none (prunes nothing)" if threshold > 1.0 else f"{threshold:.4f}"
+    line = f"scored {n} placement(s): {pruned} prune"
+    if n:
         import numpy as np
 
-        with torch_threads(threads or None):
-            raw = predictor.raw_scores(np.stack([f for _, f in loaded]), batch_size)
-        bad = [i for (i, _), s in zip(loaded, raw) if np.isnan(s)]
-        if bad and not keep_going:
-            raise MagicalPruneError(
-                f"the model gave no valid score (NaN) for {len(bad)} input(s), first "
-                f"{paths[bad[0]]}",
-                predictor.source,
-            )
-        for (i, _), s in zip(loaded, raw):
-            if np.isnan(s):
-                errors[i] = f"{paths[i]}: the model gave no valid score (NaN)"
-            else:
-                scores[i] = float(s)
-    t = predictor.threshold
-    for i, path in enumerate(paths):
-        if i in errors:
-            if as_json:
-                echo_json({"path": str(path), "error": errors[i]})
-            else:
-                click.echo(f"error: {errors[i]}", err=True)
-            continue
-        s = scores[i]
-        decision = "prune" if s >= t else "keep"
-        if as_json:
-            echo_json({"path": str(path), "score": round(s, 6), "decision": decision,
-                       "prune": decision == "prune", "threshold": t})  # fmt: skip
-        else:
-            click.echo(f"{path}\t{s:.4f}\t{decision}\t{t:.4f}")
-    if errors:
-        click.echo(f"error: {len(errors)} of {len(paths)} input(s) could not be scored", err=True)
-        sys.exit(1)
+        lo, mid, hi = np.percentile(np.asarray(scores, dtype=np.float64), [0, 50, 100])
+        line += (
+            f" ({100 * pruned / n:.1f}%), {n - pruned} keep at threshold {at}; scores "
+            f"min {lo:.4f}, median {mid:.4f}, max {hi:.4f}"
+        )
+    else:
+        line += f", 0 keep at threshold {at}"
+    return line + (f"; {failed} failed" if failed else "")
 
 
 # -- model-info ---------------------------------------------------------------------------
@@ -285,71 +364,3 @@ def model_info(model: Path | None, as_json: bool) -> None:
         return
     for line in describe_meta(meta, str(path), bundled):
         click.echo(line)
-
-
-# -- calibrate ----------------------------------------------------------------------------
-@click.command("calibrate")
-@click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--target-for", type=click.FloatRange(0.0, 1.0), default=0.08, show_default=True,
-    help="Highest acceptable false omission rate (bad layouts among those kept), 0..1.",
-)  # fmt: skip
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Calibrated model file to write.")  # fmt: skip
-@click.option(
-    "--split", type=click.Choice(["test", "all"]), default="test", show_default=True,
-    help="Calibrate on the held-out test split (as the model's split seed defines it) or "
-    "on every layout of DATA (use 'all' only for data the model never saw).",
-)  # fmt: skip
-@click.option("--metric", default=None, help="Label by this metric (default: the model's).")
-@click.option("--worst-percent", type=float, default=None,
-              help="Share labelled bad, in % (default: the model's, usually 25).")  # fmt: skip
-@click.option("--force", is_flag=True, help="Overwrite the output file.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON line.")
-def calibrate(
-    model: Path,
-    data: Path,
-    target_for: float,
-    output: Path,
-    split: str,
-    metric: str | None,
-    worst_percent: float | None,
-    force: bool,
-    as_json: bool,
-) -> None:
-    """Pick the decision threshold of MODEL for a target FOR on labelled data, and store
-    it in a copy of the model (-o).
-
-    FOR (false omission rate) is the share of bad layouts among those kept. It falls as
-    more is pruned, so the threshold chosen is the highest one that brings it to the target:
-    it prunes just enough, losing as few good placements as possible. The prune rate it
-    needs and the share of good layouts it prunes are printed with it.
-
-    DATA is a data set (HDF5, from `dataset build`). Labels are made over the whole data
-    set (never balanced) with the model's metric and cut. The threshold, what it achieves,
-    and the data it was calibrated on go into the model's metadata; `score` and the hook
-    use them unless given a threshold.
-
-    If no threshold meets the target, nothing is written and the command fails (exit 2),
-    naming the lowest FOR that can be reached.
-    """
-    from magical_prune.predict import calibrate_checkpoint
-
-    out = check_output(output, force)
-    result = calibrate_checkpoint(model, data, target_for, split=split, metric=metric,
-                                  worst_percent=worst_percent, progress=sys.stderr.isatty())  # fmt: skip
-    cal = result.calibration
-    if not cal.feasible:
-        raise MagicalPruneError(f"{cal.describe()}; nothing written", data)
-    result.save(out)
-    if as_json:
-        echo_json({"output": str(out), **result.record})
-        return
-    rec = result.record
-    click.echo(f"calibrated on {rec['data']['n_calibration']} layouts ({split} split of {data})")
-    click.echo(cal.describe())
-    if rec["data"]["trained_on_same_data"] and split == "all":
-        click.echo("warning: the model was trained on this data; FOR on 'all' is optimistic",
-                   err=True)  # fmt: skip
-    click.echo(f"wrote {out}")
