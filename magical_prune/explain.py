@@ -19,7 +19,8 @@ sub-circuit the evidence belongs to, and are refused with a clear error.
 Shares: the positive evidence of each image over the total positive evidence (they sum to
 1; all 0 when there is no positive evidence). The hotspot is the pixel of largest evidence,
 reported in µm on the placement (pixel centre; the image spans the devices' bounding box,
-each axis scaled on its own, row 0 at the lowest y) with the devices under it.
+each axis scaled on its own, row 0 at the lowest y) with the devices of that image's
+sub-circuit under it, or why there are none (:mod:`magical_prune.hotspot`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from torch import nn
 
 from magical_prune.errors import MagicalPruneError
 from magical_prune.features import IMAGE_NAMES, FeatureStack
+from magical_prune.hotspot import locate
 from magical_prune.models._base import PRUNE_CLASS
 from magical_prune.placement import NM_PER_UM, Placement
 from magical_prune.predict import Predictor
@@ -161,15 +163,9 @@ def _hotspot(evidence: np.ndarray, placement: Placement | None) -> dict[str, Any
         "evidence": float(evidence[image, row, col]),
     }
     if placement is not None:
-        h, w = evidence.shape[1:]
-        xlo, ylo, xhi, yhi = placement.bbox.astype(np.float64)
-        x = xlo + (col + 0.5) * (xhi - xlo) / w
-        y = ylo + (row + 0.5) * (yhi - ylo) / h
-        r = placement.rects
-        under = (r[:, 0] <= x) & (x <= r[:, 2]) & (r[:, 1] <= y) & (y <= r[:, 3])
-        spot["x_um"] = round(x / NM_PER_UM, 4)
-        spot["y_um"] = round(y / NM_PER_UM, 4)
-        spot["devices"] = [placement.names[i] for i in np.nonzero(under)[0]]
+        where = locate(evidence[image], int(image), int(row), int(col), placement,
+                       IMAGE_NAMES[image])  # fmt: skip
+        spot.update(where)
     return spot
 
 

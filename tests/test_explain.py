@@ -61,7 +61,7 @@ def test_explanation_shares_hotspot_and_score(predictor, placement):
 def test_hotspot_position_by_hand():
     devices = [Device("M0", DeviceType.NMOS, ("a", "b", "c", "VSS"), "nch"),
                Device("M1", DeviceType.NMOS, ("a", "b", "c", "VSS"), "nch")]  # fmt: skip
-    circuit = Circuit.from_devices("two", devices)
+    circuit = Circuit.from_devices("two", devices, channel_overrides={"M0": (1,), "M1": (2,)})
     # bbox 0..8 um x 0..4 um; M1 covers x 4..8, y 0..4
     rects = np.array([[0, 0, 4000, 2000], [4000, 0, 8000, 4000]])
     placement = Placement.build(circuit, ["M0", "M1"], rects, {})
@@ -69,8 +69,63 @@ def test_hotspot_position_by_hand():
     evidence[2, 1, 3] = 5.0  # other_stages image, row 1 (y 1..2 um), column 3 (x 6..8 um)
     spot = _hotspot(evidence, placement)
     assert spot == {"image": "other_stages", "row": 1, "col": 3, "evidence": 5.0,
-                    "x_um": 7.0, "y_um": 1.5, "devices": ["M1"]}  # fmt: skip
+                    "x_um": 7.0, "y_um": 1.5, "devices": ["M1"], "others": []}  # fmt: skip
     assert "x_um" not in _hotspot(evidence, None)
+
+
+def _three_devices() -> Placement:
+    """Input pair M1/M2 (first stage) and compensation capacitor CC1 (feedback) on a
+    10 x 4 um area of 10 x 4 one-um pixels: M1 at x 0..2, CC1 at x 4..6, M2 at x 8..10."""
+    devices = [Device("M1", DeviceType.NMOS, ("o1", "inp", "t", "VSS"), "nch"),
+               Device("M2", DeviceType.NMOS, ("o2", "inm", "t", "VSS"), "nch"),
+               Device("CC1", DeviceType.CAP, ("o1", "o2"))]  # fmt: skip
+    overrides = {"M1": (1,), "M2": (1,), "CC1": (3,)}
+    circuit = Circuit.from_devices("pair", devices, channel_overrides=overrides)
+    rects = np.array([[0, 0, 2000, 4000], [8000, 0, 10000, 4000], [4000, 0, 6000, 4000]])
+    return Placement.build(circuit, ["M1", "M2", "CC1"], rects, {})
+
+
+def test_hotspot_names_only_devices_of_its_sub_circuit():
+    placement = _three_devices()
+    evidence = np.zeros((6, 4, 10), np.float32)
+    evidence[1, 2, 1] = 3.0  # first_stage image, over M1
+    spot = _hotspot(evidence, placement)
+    assert spot["devices"] == ["M1"] and "note" not in spot
+    evidence[1, 2, 1], evidence[1, 2, 4] = 0.0, 3.0  # first_stage image, over CC1 only
+    spot = _hotspot(evidence, placement)
+    assert spot["devices"] == [] and spot["others"] == ["CC1"]  # CC1 is not first stage
+    assert spot["nearest"] == {"device": "M1", "distance_um": 2.5}  # pixel centre x = 4.5
+    assert "empty space" in spot["note"] and "first_stage" in spot["note"]
+    assert spot["nearby"] == []  # the hot area is that one pixel
+    evidence[1, 2, 5:9] = 2.0  # the hot area reaches M2 (x 8..9), not M1
+    spot = _hotspot(evidence, placement)
+    assert spot["nearby"] == ["M2"] and spot["strongest"] == "M2"
+
+
+def test_hotspot_in_an_image_with_no_devices_says_so():
+    evidence = np.zeros((6, 4, 10), np.float32)
+    evidence[4, 0, 0] = 1.0  # cmfb: the placement has none
+    spot = _hotspot(evidence, _three_devices())
+    assert spot["devices"] == [] and spot["others"] == ["M1"]
+    assert "no cmfb device" in spot["note"] and "nearest" not in spot
+
+
+def test_hotspot_in_routing_names_any_device():
+    evidence = np.zeros((6, 4, 10), np.float32)
+    evidence[0, 3, 5] = 1.0
+    assert _hotspot(evidence, _three_devices())["devices"] == ["CC1"]
+
+
+def test_hotspot_text_line():
+    from magical_prune.cli.explain_cmd import hotspot_line
+
+    evidence = np.zeros((6, 4, 10), np.float32)
+    evidence[1, 2, 4] = 3.0
+    line = hotspot_line(_hotspot(evidence, _three_devices()))
+    assert line.startswith("hotspot in first_stage at (4.500, 2.500) µm: no first_stage device")
+    assert "nearest M1, 2.500 µm away" in line and "other sub-circuits: CC1" in line
+    evidence[1, 2, 4], evidence[1, 1, 9] = 0.0, 3.0
+    assert hotspot_line(_hotspot(evidence, _three_devices())).endswith(": M2")
 
 
 def test_no_positive_evidence_gives_zero_shares(tiny, tmp_path):

@@ -47,7 +47,8 @@ def explain(
     each of the six feature images -- routing demand, first stage, other stages, feedback,
     CMFB, bias. Printed: the score and decision, each image's share of the positive
     evidence, and the hotspot (the pixel of strongest evidence, in µm, with the devices
-    there).
+    there: the devices of that sub-circuit under it, or the nearest ones and why the
+    evidence sits on empty space).
     """
     from magical_prune.adapters.magical import load_placement
     from magical_prune.explain import explain as explain_placement
@@ -73,9 +74,30 @@ def explain(
     )
     for name, share in sorted(result.shares.items(), key=lambda kv: -kv[1]):
         click.echo(f"  {name:<13} {100 * share:6.2f}% of the evidence for prune")
-    spot = result.hotspot
-    where = f"({spot['x_um']:.3f}, {spot['y_um']:.3f}) µm" if "x_um" in spot else "?"
-    devices = ", ".join(spot.get("devices") or []) or "no device"
-    click.echo(f"  hotspot in {spot['image']} at {where}: {devices}")
+    click.echo(f"  {hotspot_line(result.hotspot)}")
     if out is not None:
         click.echo(f"wrote {out}")
+
+
+def hotspot_line(spot: dict[str, Any]) -> str:
+    """``hotspot in IMAGE at (x, y) µm: DEVICES`` -- or, with no device of that image
+    there, the nearest one, the one with the strongest evidence, and why."""
+    where = f"({spot['x_um']:.3f}, {spot['y_um']:.3f}) µm" if "x_um" in spot else "?"
+    image = spot["image"]
+    line = f"hotspot in {image} at {where}: "
+    if spot.get("devices"):
+        return line + ", ".join(spot["devices"])
+    if "x_um" not in spot:
+        return line + "no placement to locate it on"
+    facts = []
+    if spot.get("nearest"):
+        near = spot["nearest"]
+        facts.append(f"nearest {near['device']}, {near['distance_um']:.3f} µm away")
+    if spot.get("nearby"):
+        facts.append(f"in the hot area: {', '.join(spot['nearby'])}")
+    if spot.get("strongest"):
+        facts.append(f"strongest on a {image} device: {spot['strongest']}")
+    if spot.get("others"):
+        facts.append(f"under it, of other sub-circuits: {', '.join(spot['others'])}")
+    head = f"no {image} device there" + (f" ({'; '.join(facts)})" if facts else "")
+    return line + head + (f"; {spot['note']}" if spot.get("note") else "")
