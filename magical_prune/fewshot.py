@@ -138,7 +138,7 @@ def fewshot(
                 train_labels=shot_labels.labels,
                 test_positions=split.test,
                 test_labels=test_labels,
-                progress=False,
+                progress=progress,  # a repeat can take minutes: show its updates too
             )
             m = dict(result.test_metrics)
         pre = classification_metrics(test_labels, pretrained_scores, threshold)

@@ -156,3 +156,13 @@ def test_errors_are_one_line(blob, model, tmp_path):
     assert code == 2 and "did you mean" in stderr
     code, _, stderr = run("train", blob, "-o", tmp_path / "x.pt", "--metric", "PSRR")
     assert code == 2 and "no metric 'PSRR'" in stderr
+
+
+def test_fewshot_shows_progress_inside_a_repeat(blob, model):
+    """Fine-tuning the whole model per repeat can take minutes: its updates are shown too."""
+    code, stdout, stderr = run("fewshot", model, blob, "--shots", "8", "--repeats", "2",
+                               "--epochs", "1", "--steps-per-epoch", "3", "--threads", "1")  # fmt: skip
+    assert code == 0, stderr
+    assert "few-shot" in stderr and "training" in stderr  # outer bar and the inner one
+    assert "0/3 [" in stderr  # the inner bar counts a repeat's 3 updates
+    assert "FOR" in stdout
