@@ -34,6 +34,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from magical_prune.adapters._text import read_text
 from magical_prune.circuit import Circuit
 from magical_prune.errors import MagicalPruneError, ParseError
 from magical_prune.registry import Registry
@@ -139,7 +140,7 @@ def read_bench(path: str | os.PathLike[str]) -> Bench:
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise ParseError(f"not valid JSON: {err.msg}", path, err.lineno) from None
     if not isinstance(data, dict):

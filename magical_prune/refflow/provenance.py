@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from magical_prune.adapters._text import read_text
 from magical_prune.errors import MagicalPruneError, ParseError
 
 __all__ = [
@@ -184,7 +185,7 @@ def read_provenance(design_dir: str | os.PathLike[str]) -> dict[str, Any] | None
     if not path.is_file():
         return None
     try:
-        record = json.loads(path.read_text())
+        record = json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise ParseError(f"not valid JSON: {err.msg}", path, err.lineno) from None
     if not isinstance(record, dict) or record.get("format") != _FORMAT:

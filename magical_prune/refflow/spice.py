@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from magical_prune.adapters._text import read_text
 from magical_prune.circuit import Device, DeviceType
 from magical_prune.errors import SimulationError
 
@@ -211,7 +212,7 @@ def read_raw(path: Path) -> list[RawPlot]:
     if not path.is_file():
         return []
     plots: list[RawPlot] = []
-    lines = path.read_text().splitlines()
+    lines = read_text(path).splitlines()
     i = 0
     while i < len(lines):
         header: dict[str, str] = {}
