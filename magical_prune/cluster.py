@@ -24,12 +24,13 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from magical_prune.errors import MagicalPruneError
+from magical_prune.errors import MagicalPruneError, MagicalPruneWarning
 
 __all__ = ["LOCAL", "DaskPool", "chunked_map", "dask_pool", "have_dask", "require_dask"]
 
@@ -85,13 +86,17 @@ def _threads(client: Any) -> int:
 def _connect(distributed: Any, scheduler: str, jobs: int) -> tuple[Any, Any]:
     """``(client, cluster)``; the cluster is None for a scheduler someone else runs."""
     if scheduler == LOCAL:
-        cluster = distributed.LocalCluster(
-            n_workers=jobs,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=logging.ERROR,
-        )
+        import dask
+
+        # the workers' sampling profiler (every 10 ms) costs CPU the tasks need
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = distributed.LocalCluster(
+                n_workers=jobs,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+            )
         return distributed.Client(cluster), cluster
     try:
         return distributed.Client(scheduler, timeout=CONNECT_TIMEOUT_S), None
@@ -102,10 +107,28 @@ def _connect(distributed: Any, scheduler: str, jobs: int) -> tuple[Any, Any]:
         ) from None
 
 
+def _warn_if_workers_differ(client: Any, environment: Callable[[], dict[str, str]]) -> None:
+    """Say which workers run other library versions (or CPU kernels) than this process:
+    their results may differ from a local run's in the last bits."""
+    mine = environment()
+    for worker, theirs in sorted(client.run(environment).items()):
+        diff = [f"{k} {theirs.get(k)} (here {v})" for k, v in mine.items() if theirs.get(k) != v]
+        if diff:
+            warnings.warn(
+                f"Dask worker {worker} has {', '.join(diff)}: its results may differ from "
+                "a local run's",
+                MagicalPruneWarning,
+                stacklevel=3,
+            )
+
+
 @contextmanager
-def dask_pool(scheduler: str, jobs: int = 1) -> Iterator[DaskPool]:
+def dask_pool(
+    scheduler: str, jobs: int = 1, environment: Callable[[], dict[str, str]] | None = None
+) -> Iterator[DaskPool]:
     """Connect to ``scheduler`` (or start a LocalCluster of ``jobs`` workers for ``local``)
-    for the duration of a run; a LocalCluster is shut down with it.
+    for the duration of a run; a LocalCluster is shut down with it. ``environment``
+    (library versions) is compared between this process and the workers present now.
 
     Raises:
         MagicalPruneError: Dask is not installed, or the scheduler cannot be reached.
@@ -113,6 +136,8 @@ def dask_pool(scheduler: str, jobs: int = 1) -> Iterator[DaskPool]:
     distributed = require_dask()
     client, cluster = _connect(distributed, scheduler, jobs)
     try:
+        if environment is not None:
+            _warn_if_workers_differ(client, environment)
         # pure=False: no hashing of the (large) arguments, every submission runs once
         yield DaskPool(client, client.get_executor(pure=False), _threads(client))
     finally:

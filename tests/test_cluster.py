@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from magical_prune import cluster
 from magical_prune.cli import main
-from magical_prune.errors import MagicalPruneError
+from magical_prune.errors import MagicalPruneError, MagicalPruneWarning
 from magical_prune.refflow.generate import GenerateOptions, generate
 from magical_prune.refflow.layoutdir import STAGING
 from magical_prune.refflow.placer import PlacerConfig
@@ -170,6 +170,18 @@ def test_unreachable_scheduler_is_one_error(monkeypatch):
     pool = cluster.dask_pool("tcp://127.0.0.1:9")
     with pytest.raises(MagicalPruneError, match="cannot reach the Dask scheduler"):
         pool.__enter__()
+
+
+def test_workers_with_another_environment_are_named(address):
+    def pid() -> dict[str, str]:
+        return {"pid": str(os.getpid())}
+
+    message = r"Dask worker tcp://.* has pid \d+ \(here "
+    with (
+        pytest.warns(MagicalPruneWarning, match=message),
+        cluster.dask_pool(address, environment=pid),
+    ):
+        pass
 
 
 def test_missing_dask_says_how_to_install(monkeypatch, tmp_path):

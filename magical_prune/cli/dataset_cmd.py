@@ -82,8 +82,9 @@ def build(
         executor = None
         if scheduler is not None:
             from magical_prune.cluster import dask_pool
+            from magical_prune.refflow.provenance import worker_environment
 
-            pool = stack.enter_context(dask_pool(scheduler, jobs))
+            pool = stack.enter_context(dask_pool(scheduler, jobs, worker_environment))
             executor, jobs = pool.executor, max(jobs, pool.workers)
         report = build_dataset(
             layouts,

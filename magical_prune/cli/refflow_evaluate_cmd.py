@@ -80,8 +80,9 @@ def _executor(scheduler: str | None, jobs: int) -> Iterator[Any]:
         yield None
         return
     from magical_prune.cluster import dask_pool
+    from magical_prune.refflow.provenance import worker_environment
 
-    with dask_pool(scheduler, jobs) as pool:
+    with dask_pool(scheduler, jobs, worker_environment) as pool:
         yield pool.executor
 
 

@@ -79,6 +79,7 @@ def run_pool(run: Run, chunks: list[Chunk]) -> None:
             run.record,
             chunks,
             run.options.jobs,
+            run.options.jobs,
             run.placed,
         )
 
@@ -106,7 +107,9 @@ def run_cluster(run: Run, chunks: list[Chunk], scheduler: str, design: Any) -> N
             done.append((k, False, kept) if kept else (k, simulated, failure))
         run.record(done)
 
-    with dask_pool(scheduler, options.jobs) as dask:
+    from magical_prune.refflow.provenance import worker_environment
+
+    with dask_pool(scheduler, options.jobs, worker_environment) as dask:
         submit = dask.executor.submit
         _drive(
             lambda start, stop, todo: submit(place_shipped, shipped, options, start, stop, todo),
@@ -114,6 +117,10 @@ def run_cluster(run: Run, chunks: list[Chunk], scheduler: str, design: Any) -> N
             commit,
             chunks,
             dask.workers,
+            # at least a group of 8 layouts per task on large clusters: the client commits
+            # ~1 ms/layout and Dask adds a few ms per task, so one-layout tasks would make
+            # this process the bottleneck past ~30 workers (many chunks are in flight then)
+            min(dask.workers, SERIAL_GROUP),
             run.placed,
         )
 
@@ -124,10 +131,12 @@ def _drive(
     finished: Callable[[Any], None],
     chunks: list[Chunk],
     jobs: int,
+    spread: int,
     placed: Placed,
 ) -> None:
-    """Placement chunks and write/simulate groups on ``jobs`` workers. Simulation groups are
-    small so that the ngspice work of one chunk spreads over all workers."""
+    """Placement chunks (at most ``jobs`` at a time) and write/simulate groups on ``jobs``
+    workers. A placed chunk is cut into ``spread`` groups (of at most 8) so that its
+    ngspice work spreads over the workers."""
     pending_chunks = list(chunks)
     running: dict[cf.Future[Any], str] = {}
 
@@ -147,7 +156,7 @@ def _drive(
                 result = future.result()
                 if kind == "place":
                     items = placed(result)
-                    size = max(1, min(SERIAL_GROUP, math.ceil(len(items) / jobs)))
+                    size = max(1, min(SERIAL_GROUP, math.ceil(len(items) / spread)))
                     for group in _groups(items, size):
                         running[submit_finish(group)] = "finish"
                 else:

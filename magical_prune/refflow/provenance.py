@@ -36,6 +36,7 @@ __all__ = [
     "numeric_environment",
     "read_provenance",
     "recorded_mismatch",
+    "worker_environment",
     "write_provenance",
 ]
 
@@ -68,6 +69,14 @@ def numeric_environment() -> dict[str, str]:
         "torch": torch.__version__,
         "cpu": f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}",
     }
+
+
+def worker_environment() -> dict[str, str]:
+    """:func:`numeric_environment` and the package version: what the workers of a Dask
+    run are compared with (:mod:`magical_prune.cluster`)."""
+    from magical_prune._version import __version__
+
+    return {"magical-prune": __version__, **numeric_environment()}
 
 
 def generation_record(
