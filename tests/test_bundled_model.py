@@ -68,8 +68,9 @@ def test_scores_of_the_example_are_probabilities_and_repeatable(predictor: Predi
 def test_readme_main_job_scores_the_example() -> None:
     result = CliRunner().invoke(main, ["score", str(EXAMPLE), "--json"])
     assert result.exit_code == 0, result.output
-    rows = [json.loads(line) for line in result.output.splitlines() if line.strip()]
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert len(rows) == sum(1 for p in EXAMPLE.iterdir() if p.is_dir())
+    assert result.stderr.startswith(f"scored {len(rows)} placement(s): ")  # summary apart
     for row in rows:
         assert row["prune"] == (row["score"] >= row["threshold"])
         assert row["decision"] == ("prune" if row["prune"] else "keep")

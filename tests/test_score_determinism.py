@@ -68,12 +68,12 @@ def test_score_command_prints_the_same_for_any_batch_and_threads(bundled) -> Non
         args = ["score", *map(str, layouts), "--json", "--batch-size", str(size)]
         result = runner.invoke(main, [*args, "--threads", str(threads)])
         assert result.exit_code == 0, result.output
-        outputs.add(result.output)
+        outputs.add(result.stdout)  # the JSON; the summary line goes to stderr
     assert len(outputs) == 1
     rows = [json.loads(line) for line in outputs.pop().splitlines()]
     assert len(rows) == len(layouts)
     one = runner.invoke(main, ["score", str(layouts[5]), "--json"])
-    assert json.loads(one.output) == rows[5]
+    assert json.loads(one.stdout) == rows[5]
 
 
 def test_scores_follow_changes_to_the_model(tiny) -> None:  # noqa: ANN001
