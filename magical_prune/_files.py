@@ -86,9 +86,7 @@ def check_regular(path: str | os.PathLike[str], what: str = "file") -> Path:
     return path
 
 
-def read_bytes(
-    path: str | os.PathLike[str], what: str = "file", limit: int | None = None
-) -> bytes:
+def read_bytes(path: str | os.PathLike[str], what: str = "file", limit: int | None = None) -> bytes:
     """All bytes of a regular file (the first ``limit`` when given); never blocks on a FIFO
     or reads a device without end.
 
