@@ -36,6 +36,7 @@ from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import KFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geometry import GeometryVectors, geometry_vectors
@@ -110,6 +111,53 @@ def _trees(n: int, seed: int) -> HistGradientBoostingRegressor:
     )  # fmt: skip
 
 
+class _TreeTable:
+    """All trees of a fitted HistGradientBoostingRegressor as flat arrays, evaluated at once.
+
+    Why hand-written: sklearn's predict walks its trees in a Python loop (~50 µs per tree),
+    i.e. 10 ms for one layout with 200 trees, where the hook's budget is 2 ms; numpy walks
+    all trees together in one step per tree level. It reads sklearn's fitted tree nodes
+    (``_predictors``, ``nodes``, ``_baseline_prediction``); where those are not there (another
+    sklearn release) or a feature is categorical, :meth:`predict` is sklearn's own.
+    """
+
+    def __init__(self, model: HistGradientBoostingRegressor) -> None:
+        self.model = model
+        self.ready = False
+        try:
+            trees = [group[0].nodes for group in model._predictors]
+            if model.is_categorical_ is not None or not trees:
+                return
+            offsets = np.cumsum([0] + [len(t) for t in trees[:-1]])
+            nodes = np.concatenate(trees)
+            shift = np.repeat(offsets, [len(t) for t in trees])
+            self.feature = nodes["feature_idx"].astype(np.int64)
+            self.threshold = nodes["num_threshold"].astype(np.float64)
+            self.missing_left = nodes["missing_go_to_left"].astype(bool)
+            self.left = nodes["left"].astype(np.int64) + shift
+            self.right = nodes["right"].astype(np.int64) + shift
+            self.leaf = nodes["is_leaf"].astype(bool)
+            self.value = nodes["value"].astype(np.float64)
+            self.roots = offsets.astype(np.int64)
+            self.baseline = float(np.ravel(model._baseline_prediction)[0])
+            self.depth = int(nodes["depth"].max()) + 1
+            self.ready = True
+        except (AttributeError, KeyError, ValueError, IndexError):
+            self.ready = False
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        if not self.ready:
+            return self.model.predict(x)
+        x = np.asarray(x, dtype=np.float64)
+        at = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
+        rows = np.arange(len(x))[:, None]
+        for _ in range(self.depth):
+            value = x[rows, self.feature[at]]
+            go_left = np.where(np.isnan(value), self.missing_left[at], value <= self.threshold[at])
+            at = np.where(self.leaf[at], at, np.where(go_left, self.left[at], self.right[at]))
+        return self.baseline + self.value[at].sum(axis=1)
+
+
 def _folds(n: int, wanted: int) -> int:
     """Fewer folds with many labels: each fold then still has hundreds, and trees cost."""
     return max(2, min(wanted, n // 8, 3 if n >= 400 else wanted))
@@ -126,14 +174,14 @@ class _Fitted:
         elif name == "ridge-pairs":
             self.model = _ridge().fit(np.column_stack([t.pairs, t.heat]), target)
         elif name == "trees":
-            self.model = _trees(len(t), seed).fit(t.layout, badness)
+            self.model = _TreeTable(_trees(len(t), seed).fit(t.layout, badness))
         elif name == "trees-physics":
             self.ridge = _ridge().fit(t.physics, target)
             oof = np.zeros(len(t))
             kfold = KFold(_folds(len(t), folds), shuffle=True, random_state=seed)
             for train, held in kfold.split(t.layout):
                 oof[held] = _ridge().fit(t.physics[train], target[train]).predict(t.physics[held])
-            self.model = _trees(len(t), seed).fit(self._inputs(t, oof), target)
+            self.model = _TreeTable(_trees(len(t), seed).fit(self._inputs(t, oof), target))
         else:
             raise MagicalPruneError(f"unknown candidate {name!r}; known: {', '.join(CANDIDATES)}")
 
@@ -188,6 +236,12 @@ class GeometryLearner:
 
     def fit(self, tables: Tables, values: np.ndarray) -> GeometryLearner:
         """Choose a candidate by cross-validation and refit it on every label."""
+        # One OpenMP thread: on a few thousand rows the trees gain nothing from threads, and
+        # on a busy machine (a placer beside us) OpenMP's barriers made each fit 10x slower.
+        with threadpool_limits(1, user_api="openmp"):
+            return self._fit(tables, values)
+
+    def _fit(self, tables: Tables, values: np.ndarray) -> GeometryLearner:
         start = time.perf_counter()
         values = np.asarray(values, dtype=np.float64)
         if len(values) != len(tables):
@@ -220,7 +274,7 @@ class GeometryLearner:
         """Predicted badness of each layout (|predicted offset| for signed metrics)."""
         if self._model is None:
             raise MagicalPruneError("the learner has not been fitted")
-        return self._model.scores(tables)
+        return self._model.scores(tables)  # numpy trees and ridge: no OpenMP to limit
 
     # -- placements ---------------------------------------------------------------------
     def fit_placements(
