@@ -79,6 +79,7 @@ class FlowOptions:
 
     design: str = "ota4"
     n: int = 400
+    learner: str = "cnn"
     model: str | None = None
     threshold: float | None = None
     target_for: float | None = None
@@ -210,8 +211,14 @@ def run_flow(options: FlowOptions) -> FlowResult:
 
     # The model: load it here (not inside the hook) so that a missing model is an error of
     # the example rather than a flow that silently keeps everything (the hook fails open).
-    predictor = Predictor.load(options.model, threshold=options.threshold)
-    model = _model_info(predictor)
+    # The geometry learner has none: it learns the design from the flow's own results.
+    predictor = None
+    if options.learner == "geometry":
+        model = {"path": None, "arch": "geometry", "design": None, "metric": metric,
+                 "threshold": None, "calibrated_for": None}  # fmt: skip
+    else:
+        predictor = Predictor.load(options.model, threshold=options.threshold)
+        model = _model_info(predictor)
     if model["design"] == design.name:
         notes.append(
             f"the model was trained on {design.name} itself: this run does not measure "
@@ -227,23 +234,27 @@ def run_flow(options: FlowOptions) -> FlowResult:
         click.echo(f"warning: {note}", err=True)
     out_dir = _prepare_out(options, design)
 
-    hook = PruneHook(
-        predictor,
-        threshold=options.threshold,
-        target_for=options.target_for,
-        log=options.log,
-        config=HookConfig(
-            metric=metric,
-            worst_percent=WORST_PERCENT,
-            min_results=options.min_results,
-            refit_every=options.refit_every,
-            explore=options.explore,
-            background=options.background,
-            freeze=options.freeze,
-            epochs=options.finetune_epochs,
-            max_good_pruned=options.max_good_pruned,
-            seed=options.seed,
-        ),
+    hook = (
+        _geometry_hook(options, metric)
+        if predictor is None
+        else PruneHook(
+            predictor,
+            threshold=options.threshold,
+            target_for=options.target_for,
+            log=options.log,
+            config=HookConfig(
+                metric=metric,
+                worst_percent=WORST_PERCENT,
+                min_results=options.min_results,
+                refit_every=options.refit_every,
+                explore=options.explore,
+                background=options.background,
+                freeze=options.freeze,
+                epochs=options.finetune_epochs,
+                max_good_pruned=options.max_good_pruned,
+                seed=options.seed,
+            ),
+        )
     )
 
     # The design space: candidate k raises the weights of subset k of the critical nets.
@@ -443,6 +454,18 @@ def _held_out(total: int, share: float, seed: int) -> np.ndarray:
     return mask
 
 
+def _geometry_hook(options: FlowOptions, metric: str) -> Any:
+    """A :class:`~magical_prune.geohook.GeometryHook` with this run's settings."""
+    from magical_prune.geohook import GeometryHook, GeometryHookConfig
+
+    return GeometryHook(GeometryHookConfig(
+        metric=metric, target_for=0.10 if options.target_for is None else options.target_for,
+        worst_percent=WORST_PERCENT, min_results=max(8, options.min_results),
+        explore=options.explore, max_good_pruned=options.max_good_pruned or 1.0,
+        seed=options.seed,
+    ))  # fmt: skip
+
+
 def _model_info(predictor: Any) -> dict[str, Any]:
     meta = predictor.meta
     data = meta.get("data") or {}
@@ -573,6 +596,14 @@ def report(result: FlowResult) -> str:
     default=400,
     show_default=True,
     help="Candidates: the first N of the seeded order of net-weight subsets.",
+)
+@click.option(
+    "--learner",
+    type=click.Choice(["cnn", "geometry"]),
+    default="cnn",
+    show_default=True,
+    help="cnn: the bundled (or --model) network, fine-tuned online; geometry: no pretrained "
+    "model, a GeometryLearner fitted on the flow's own results once --min-results came back.",
 )
 @click.option(
     "--model",

@@ -18,9 +18,12 @@ nothing instead. Any error keeps the candidate (fails open) and says why.
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -163,6 +166,35 @@ class GeometryHook:
     @property
     def results(self) -> int:
         return len(self._results)
+
+    # -- the surface flow scripts use on PruneHook ----------------------------------------
+    @property
+    def version(self) -> int:
+        """How many fits the decisions so far rest on (0: still learning)."""
+        return self.fits
+
+    @property
+    def target_for(self) -> float:
+        return self.config.target_for
+
+    @property
+    def counters(self) -> dict[str, int]:
+        return {"decisions": self.decisions, "pruned": self.pruned,
+                "kept": self.decisions - self.pruned, "results": self.results,
+                "finetunes": self.fits, "finetune_failures": 0}  # fmt: skip
+
+    def wait(self) -> None:
+        """Fits run in the foreground: nothing to wait for."""
+
+    def save(self, folder: str | os.PathLike[str]) -> None:
+        """Write the settings, counters and the last fit's choice as ``state.json``."""
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {"config": asdict(self.config), "counters": self.counters,
+                 "threshold": None if math.isinf(self.threshold) else self.threshold,
+                 "chosen": None if self.learner is None else self.learner.chosen,
+                 "cv": None if self.learner is None else self.learner.cv}  # fmt: skip
+        (path / "state.json").write_text(json.dumps(state, indent=1) + "\n")
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -203,3 +203,20 @@ def test_no_feedback_leaves_the_model_as_is(tiny):
     s = json.loads(result.stdout.strip().splitlines()[-1])
     assert s["simulated"] == s["kept"] > 0
     assert s["hook"]["results_fed_back"] == s["hook"]["finetunes"] == 0
+
+
+def test_geometry_learner_learns_from_the_flow_alone(tmp_path):
+    """--learner geometry: no model file; every candidate kept until --min-results results,
+    then the hook fits on them (a fit counts as a fine-tuning in the summary)."""
+    args = ["--learner", "geometry", "-n", "20", "--min-results", "8", "--holdout", "0.2",
+            "--jobs", "1", "--sim-group", "4", "--no-progress", "--json",
+            "--out", str(tmp_path / "run")]  # fmt: skip
+    result = CliRunner().invoke(flow.main, args)
+    assert result.exit_code == 0, result.output
+    s = json.loads(result.stdout.strip().splitlines()[-1])
+    assert s["model"]["arch"] == "geometry"
+    assert s["hook"]["results_fed_back"] >= 8
+    assert s["hook"]["finetunes"] >= 1
+    assert s["hook"]["pruned_before_first_finetune"] == 0
+    state = json.loads((tmp_path / "run" / "ota4" / "hook_state" / "state.json").read_text())
+    assert state["chosen"] in ("ridge-physics", "ridge-pairs")  # too few labels for trees
