@@ -203,11 +203,18 @@ _SCRATCH_LOCK = threading.Lock()
 
 
 def _scratch() -> str:
-    """This process's private output folder for cluster tasks (removed at exit)."""
-    path = Path(tempfile.gettempdir()) / f"magical-prune-worker-{os.getpid()}"
-    if not path.is_dir():
-        path.mkdir(parents=True)
-        atexit.register(shutil.rmtree, path, True)
+    """This process's private output folder for cluster tasks: inside the Dask worker's
+    own directory, which Dask removes (also after the worker was killed); elsewhere a
+    temporary folder removed at exit."""
+    try:
+        from distributed import get_worker
+
+        path = Path(get_worker().local_directory) / "magical-prune"
+    except (ImportError, ValueError):  # not in a Dask worker
+        path = Path(tempfile.gettempdir()) / f"magical-prune-worker-{os.getpid()}"
+        if not path.is_dir():
+            atexit.register(shutil.rmtree, path, True)
+    path.mkdir(parents=True, exist_ok=True)
     return str(path)
 
 
