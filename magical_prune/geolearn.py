@@ -15,7 +15,8 @@ learner goes further with two facts about matching:
 
 Candidates (signed target for metrics whose magnitude matters, else the badness):
 ``ridge-physics`` (pair separations + heat asymmetry), ``ridge-pairs`` (the whole pair
-vector + heat), ``trees-physics`` (gradient-boosted trees on every vector plus the
+vector + heat), ``ridge-layout`` (ridge on the layout vector fitted to the badness: the
+magnitudes |x| carry what a metric like CMRR depends on), ``trees-physics`` (gradient-boosted trees on every vector plus the
 out-of-fold ``ridge-physics`` prediction; from 64 labels) and ``trees`` (trees on the layout
 vector fitted to the badness, the baseline's recipe; from 64 labels). :meth:`GeometryLearner.fit`
 scores each by K-fold cross-validation (Spearman correlation of out-of-fold score and
@@ -62,7 +63,9 @@ class LearnerConfig:
 
     metric: str = "Offset_Voltage"
     folds: int = 5
-    candidates: tuple[str, ...] = ("ridge-physics", "ridge-pairs", "trees-physics", "trees")
+    candidates: tuple[str, ...] = (
+        "ridge-physics", "ridge-pairs", "ridge-layout", "trees-physics", "trees",
+    )  # fmt: skip
     seed: int = 0
 
 
@@ -173,6 +176,8 @@ class _Fitted:
             self.model = _ridge().fit(t.physics, target)
         elif name == "ridge-pairs":
             self.model = _ridge().fit(np.column_stack([t.pairs, t.heat]), target)
+        elif name == "ridge-layout":
+            self.model = _ridge().fit(t.layout, badness)
         elif name == "trees":
             self.model = _TreeTable(_trees(len(t), seed).fit(t.layout, badness))
         elif name == "trees-physics":
@@ -194,7 +199,7 @@ class _Fitted:
             raw = self.model.predict(t.physics)
         elif self.name == "ridge-pairs":
             raw = self.model.predict(np.column_stack([t.pairs, t.heat]))
-        elif self.name == "trees":
+        elif self.name in ("trees", "ridge-layout"):
             return self.model.predict(t.layout)
         else:
             raw = self.model.predict(self._inputs(t, self.ridge.predict(t.physics)))
@@ -204,6 +209,7 @@ class _Fitted:
 CANDIDATES: dict[str, int] = {
     "ridge-physics": 2,
     "ridge-pairs": 2,
+    "ridge-layout": 2,
     "trees-physics": TREE_MIN_LABELS,
     "trees": TREE_MIN_LABELS,
 }  # name -> fewest labels

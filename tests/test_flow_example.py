@@ -219,4 +219,4 @@ def test_geometry_learner_learns_from_the_flow_alone(tmp_path):
     assert s["hook"]["finetunes"] >= 1
     assert s["hook"]["pruned_before_first_finetune"] == 0
     state = json.loads((tmp_path / "run" / "ota4" / "hook_state" / "state.json").read_text())
-    assert state["chosen"] in ("ridge-physics", "ridge-pairs")  # too few labels for trees
+    assert state["chosen"].startswith("ridge-")  # too few labels for trees
