@@ -27,7 +27,10 @@ Writes ``docs/results/learning_curve.{md,json,png}`` (``--out``).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
+import contextlib
 import json
+import multiprocessing
 import platform
 import time
 from collections.abc import Callable
@@ -122,17 +125,21 @@ def trees_baseline(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int
     return model.predict(d.layout[test])
 
 
+class Scores(np.ndarray):
+    """Scores with a note of which candidate a learner chose (``chosen``)."""
+
+    chosen: str | None = None
+
+
 def geometry_learner(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
     """The product's learner (:class:`magical_prune.geolearn.GeometryLearner`)."""
     tables = Tables(d.layout, d.pairs, d.heat)
     learner = GeometryLearner(LearnerConfig(metric=d.metric, seed=seed))
     learner.fit(tables.take(train), d.value[train])
-    CHOSEN.setdefault((d.name, len(train)), []).append(learner.chosen)
-    return learner.scores(tables.take(test))
+    scores = learner.scores(tables.take(test)).view(Scores)
+    scores.chosen = learner.chosen
+    return scores
 
-
-#: which candidate the geometry learner chose, per (design, budget), one entry per seed
-CHOSEN: dict[tuple[str, int], list[str]] = {}
 
 LEARNERS: dict[str, Learner] = {
     "random": random_scores,
@@ -158,26 +165,41 @@ def measures(scores: np.ndarray, badness: np.ndarray, bad: np.ndarray) -> dict[s
     }
 
 
-def run_design(d: DesignData, budgets: list[int], seeds: int) -> list[dict]:
+def fit_one(d: DesignData, budget: int, name: str, seed: int) -> dict:
+    """One learner at one budget and seed: its measures on the fixed test split."""
     n = len(d.value)
     test = np.arange(int(0.8 * n), n)
     pool = np.arange(int(0.8 * n))
     bad = d.badness > np.quantile(d.badness, 1 - PRUNE_SHARE)
-    rows = []
-    for budget in [b for b in budgets if b <= len(pool)]:
-        for name, learner in LEARNERS.items():
-            per_seed = []
-            for seed in range(seeds):
-                train = np.sort(np.random.default_rng(seed).choice(pool, budget, replace=False))
-                start = time.perf_counter()
-                scores = learner(d, train, test, seed)
-                fit_s = time.perf_counter() - start
-                per_seed.append({**measures(scores, d.badness[test], bad[test]), "fit_s": fit_s})
-            row = {"design": d.name, "budget": budget, "learner": name, "seeds": per_seed}
-            if name == "geometry (default)":
-                row["chosen"] = CHOSEN.get((d.name, budget), [])
-            rows.append(row)
-    return rows
+    train = np.sort(np.random.default_rng(seed).choice(pool, budget, replace=False))
+    start = time.perf_counter()
+    scores = LEARNERS[name](d, train, test, seed)
+    fit_s = time.perf_counter() - start
+    chosen = getattr(scores, "chosen", None)
+    scores = np.asarray(scores)
+    return {**measures(scores, d.badness[test], bad[test]), "fit_s": fit_s, "chosen": chosen}
+
+
+def run_design(
+    d: DesignData, budgets: list[int], seeds: int, executor: cf.Executor | None = None
+) -> list[dict]:
+    """Every (budget, learner, seed) of one design, on ``executor`` when given (a Dask
+    cluster's or a process pool; the same numbers as in this process: all seeded)."""
+    jobs = [(b, name, seed) for b in budgets if b <= int(0.8 * len(d.value))
+            for name in LEARNERS for seed in range(seeds)]  # fmt: skip
+    if executor is None:
+        results = [fit_one(d, *job) for job in jobs]
+    else:
+        results = [f.result() for f in [executor.submit(fit_one, d, *job) for job in jobs]]
+    rows: dict[tuple[int, str], dict] = {}
+    for (budget, name, _), result in zip(jobs, results):
+        row = rows.setdefault((budget, name), {"design": d.name, "budget": budget,
+                                               "learner": name, "seeds": []})  # fmt: skip
+        chosen = result.pop("chosen")
+        row["seeds"].append(result)
+        if chosen is not None:
+            row.setdefault("chosen", []).append(chosen)
+    return list(rows.values())
 
 
 def _stat(row: dict, key: str) -> tuple[float, float]:
@@ -240,7 +262,25 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 seeds (2 CPU cores, minutes)")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--cache", type=Path, default=Path("runs/.geometry"))
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes (or Dask workers)")
+    parser.add_argument("--scheduler", default=None,
+                        help="Dask scheduler address, or 'local' for a LocalCluster of --jobs "
+                        "workers (pip install 'magical-prune[cluster]')")  # fmt: skip
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if args.scheduler is not None:
+            from magical_prune.cluster import dask_pool
+
+            executor = stack.enter_context(dask_pool(args.scheduler, args.jobs)).executor
+        elif args.jobs > 1:
+            # spawn: a forked child of a process with running torch/OpenMP threads can hang
+            spawn = multiprocessing.get_context("spawn")
+            executor = stack.enter_context(cf.ProcessPoolExecutor(args.jobs, mp_context=spawn))
+        run(args, executor)
+
+
+def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
     seeds = 3 if args.quick else args.seeds
     names = args.designs or sorted(p.name for p in args.runs.iterdir() if p.is_dir()
                                    and not p.name.startswith("."))  # fmt: skip
@@ -250,7 +290,7 @@ def main() -> None:
         sizes[name] = len(d.value)
         start = time.perf_counter()
         budgets = sorted({*args.budgets, int(0.8 * len(d.value))})
-        design_rows = run_design(d, budgets, seeds)
+        design_rows = run_design(d, budgets, seeds, executor)
         rows += design_rows
         print(f"{name}: {len(design_rows)} rows in {time.perf_counter() - start:.0f} s", flush=True)
         for r in design_rows:
