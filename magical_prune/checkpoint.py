@@ -28,6 +28,7 @@ import torch
 
 from magical_prune._files import check_regular, content_kind, os_error_message, read_bytes
 from magical_prune._version import __version__
+from magical_prune.card import ModelCard
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.features import MAX_IMAGE_SIZE
 
@@ -243,3 +244,30 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
 def finite_or_none(x: float | None) -> float | None:
     """JSON and weights_only both accept NaN, but reports read better with None."""
     return None if x is None or not math.isfinite(x) else float(x)
+
+
+# -- the card-based API: a model file is weights plus a ModelCard -----------------------------
+def save_model(path: str | os.PathLike[str], model: torch.nn.Module, card: ModelCard) -> Path:
+    """Write ``model``'s weights with its card (atomically, see :func:`save_checkpoint`)."""
+    return save_checkpoint(path, model, card.to_meta())
+
+
+def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], ModelCard]:
+    """A model file's weights and card, without building the model.
+
+    Raises:
+        CheckpointError: see :func:`read_checkpoint`; also a malformed or too new card.
+    """
+    state, meta = read_checkpoint(path)
+    return state, ModelCard.from_meta(meta, path)
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    device: str | torch.device = "cpu",
+    factory: ModelFactory | None = None,
+) -> tuple[torch.nn.Module, ModelCard]:
+    """Build the model a file describes, load its weights (eval mode), and return its card."""
+    model, meta = load_checkpoint(path, device=device, factory=factory)
+    return model, ModelCard.from_meta(meta, path)
