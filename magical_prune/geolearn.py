@@ -29,6 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -148,6 +149,29 @@ class _TreeTable:
         except (AttributeError, KeyError, ValueError, IndexError):
             self.ready = False
 
+    def state(self) -> dict[str, np.ndarray]:
+        """The flat arrays (what a model file stores); only for a ready table."""
+        if not self.ready:
+            raise MagicalPruneError("these trees cannot be stored (another sklearn release)")
+        keys = ("feature", "threshold", "missing_left", "left", "right", "leaf", "value", "roots")
+        out = {k: getattr(self, k) for k in keys}
+        out["baseline_depth"] = np.array([self.baseline, self.depth], dtype=np.float64)
+        return out
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> _TreeTable:
+        table = cls.__new__(cls)
+        table.model = None  # type: ignore[assignment]
+        for key in ("feature", "left", "right", "roots"):
+            setattr(table, key, np.asarray(state[key], dtype=np.int64))
+        for key in ("threshold", "value"):
+            setattr(table, key, np.asarray(state[key], dtype=np.float64))
+        table.missing_left = np.asarray(state["missing_left"], dtype=bool)
+        table.leaf = np.asarray(state["leaf"], dtype=bool)
+        baseline, depth = np.asarray(state["baseline_depth"], dtype=np.float64)
+        table.baseline, table.depth, table.ready = float(baseline), int(depth), True
+        return table
+
     def predict(self, x: np.ndarray) -> np.ndarray:
         if not self.ready:
             return self.model.predict(x)
@@ -159,6 +183,35 @@ class _TreeTable:
             go_left = np.where(np.isnan(value), self.missing_left[at], value <= self.threshold[at])
             at = np.where(self.leaf[at], at, np.where(go_left, self.left[at], self.right[at]))
         return self.baseline + self.value[at].sum(axis=1)
+
+
+class _Linear:
+    """A fitted scaler + ridge pipeline as four arrays (how a model file keeps it)."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, icpt: float):
+        self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, float(icpt)
+
+    @classmethod
+    def of(cls, pipeline: Any) -> _Linear:
+        if isinstance(pipeline, _Linear):
+            return pipeline
+        scaler, ridge = pipeline[0], pipeline[-1]
+        return cls(scaler.mean_, scaler.scale_, np.ravel(ridge.coef_), float(ridge.intercept_))
+
+    def state(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.mean": self.mean, f"{prefix}.scale": self.scale,
+                f"{prefix}.coef": self.coef, f"{prefix}.intercept": np.array([self.intercept])}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray], prefix: str) -> _Linear:
+        get = [np.asarray(state[f"{prefix}.{k}"], dtype=np.float64)
+               for k in ("mean", "scale", "coef", "intercept")]  # fmt: skip
+        return cls(get[0], get[1], get[2], float(get[3][0]))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return (
+            (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
+        ) @ self.coef + self.intercept
 
 
 def _folds(n: int, wanted: int) -> int:
@@ -189,6 +242,32 @@ class _Fitted:
             self.model = _TreeTable(_trees(len(t), seed).fit(self._inputs(t, oof), target))
         else:
             raise MagicalPruneError(f"unknown candidate {name!r}; known: {', '.join(CANDIDATES)}")
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The fitted candidate as named arrays (a model file's weights)."""
+        if isinstance(self.model, _TreeTable):
+            out = {f"trees.{k}": v for k, v in self.model.state().items()}
+        else:
+            out = _Linear.of(self.model).state("ridge")
+        if hasattr(self, "ridge"):
+            out.update(_Linear.of(self.ridge).state("physics"))
+        return out
+
+    @classmethod
+    def restore(cls, name: str, signed: bool, state: dict[str, np.ndarray]) -> _Fitted:
+        """A candidate rebuilt from :meth:`state` (no sklearn objects needed)."""
+        if name not in CANDIDATES:
+            raise MagicalPruneError(f"unknown candidate {name!r}; known: {', '.join(CANDIDATES)}")
+        fitted = cls.__new__(cls)
+        fitted.name, fitted.signed = name, signed
+        if name.startswith("trees"):
+            trees = {k[len("trees.") :]: v for k, v in state.items() if k.startswith("trees.")}
+            fitted.model = _TreeTable.from_state(trees)
+        else:
+            fitted.model = _Linear.from_state(state, "ridge")
+        if name == "trees-physics":
+            fitted.ridge = _Linear.from_state(state, "physics")
+        return fitted
 
     @staticmethod
     def _inputs(t: Tables, ridge: np.ndarray) -> np.ndarray:
@@ -281,6 +360,21 @@ class GeometryLearner:
         if self._model is None:
             raise MagicalPruneError("the learner has not been fitted")
         return self._model.scores(tables)  # numpy trees and ridge: no OpenMP to limit
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The fitted model as named arrays (see :meth:`restore`)."""
+        if self._model is None:
+            raise MagicalPruneError("the learner has not been fitted")
+        return self._model.state()
+
+    @classmethod
+    def restore(
+        cls, config: LearnerConfig, chosen: str, state: dict[str, np.ndarray]
+    ) -> GeometryLearner:
+        """A fitted learner from :meth:`state` (what a model file holds)."""
+        learner = cls(config=config, chosen=chosen)
+        learner._model = _Fitted.restore(chosen, learner.signed, state)
+        return learner
 
     # -- placements ---------------------------------------------------------------------
     def fit_placements(

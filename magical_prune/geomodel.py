@@ -1,0 +1,232 @@
+"""The geometry learner as a model file and a :class:`~magical_prune.scorer.Scorer`.
+
+:class:`GeometryScorer` wraps a fitted :class:`~magical_prune.geolearn.GeometryLearner` so
+that everything that takes a model (``score``, ``calibrate``, ``evaluate``, the hook) can use
+it like the CNN: placements in, P(worst quarter) out, a threshold, a card.
+
+The learner predicts *badness* (|offset|, -CMRR, ...), not a probability. A one-variable
+logistic fit of the labels on the learner's out-of-fold scores turns badness into
+P(prune); it is monotone, so rankings, FOR curves and Spearman correlations are those of the
+learner itself, and a threshold on the probability is a threshold on predicted badness.
+
+A geometry model knows one design: its vectors follow that design's device and net order.
+The card records the design's column names (a hash and the device names), and placements of
+another design are refused with a message saying so, never scored.
+
+On disk it is an ordinary model file (:mod:`magical_prune.checkpoint`): the learner's
+arrays as tensors, read with ``weights_only=True``, and a card with family ``geometry``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from magical_prune.calibrate import calibrate_threshold, check_threshold
+from magical_prune.card import CalibrationRecord, DataRecord, InputSpec, LabelSpec, ModelCard
+from magical_prune.checkpoint import read_model, save_model
+from magical_prune.errors import CheckpointError, MagicalPruneError
+from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables, stack_vectors
+from magical_prune.geometry import column_names, geometry_vectors
+from magical_prune.labels import label_by_rank
+from magical_prune.placement import Placement
+
+__all__ = ["FAMILY", "GeometryScorer", "fit_geometry"]
+
+FAMILY = "geometry"
+#: decimals a score is rounded to, as for the CNN (a score does not depend on the batch)
+SCORE_DECIMALS = 6
+
+
+def columns_digest(placement: Placement) -> tuple[str, list[str]]:
+    """SHA-256 of the vectors' column names, and the device names (the design's identity)."""
+    names = column_names(placement)
+    text = "\n".join(f"{k}:{','.join(v)}" for k, v in sorted(names.items()))
+    return hashlib.sha256(text.encode()).hexdigest(), list(placement.names)
+
+
+class _Weights(torch.nn.Module):
+    """The learner's arrays as buffers, so a geometry model is saved like any other."""
+
+    def __init__(self, state: Mapping[str, np.ndarray]) -> None:
+        super().__init__()
+        for key, value in state.items():
+            self.register_buffer(key.replace(".", "__"), torch.from_numpy(np.asarray(value)))
+
+
+@dataclass
+class GeometryScorer:
+    """A fitted geometry learner with a threshold and a card (implements Scorer)."""
+
+    learner: GeometryLearner
+    card: ModelCard
+    source: str | None = None
+
+    @property
+    def threshold(self) -> float:
+        return self.card.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.card = self.card.with_threshold(check_threshold(value, self.source))
+
+    @property
+    def _geometry(self) -> Mapping[str, Any]:
+        return self.card.extra.get(FAMILY) or {}
+
+    # -- Scorer -----------------------------------------------------------------------
+    def prepare(self, placements: Sequence[Placement]) -> np.ndarray:
+        """``(N, D)`` float64: each placement's layout, pair and heat vectors side by side."""
+        items = [placements] if isinstance(placements, Placement) else list(placements)
+        for p in items:
+            self._check_design(p)
+        t = stack_vectors([geometry_vectors(p) for p in items])
+        return np.column_stack([t.layout, t.pairs, t.heat])
+
+    def score_prepared(self, x: np.ndarray) -> np.ndarray:
+        widths = [int(w) for w in self._geometry["widths"]]
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        if x.shape[1] != sum(widths):
+            raise CheckpointError(
+                f"geometry inputs have {x.shape[1]} columns; the model reads {sum(widths)}",
+                self.source,
+            )
+        parts = np.split(x, np.cumsum(widths)[:-1], axis=1)
+        raw = self.learner.scores(Tables(*parts))
+        slope, intercept = (float(v) for v in self._geometry["probability"])
+        with np.errstate(over="ignore"):
+            p = 1.0 / (1.0 + np.exp(-(slope * raw + intercept)))
+        return np.round(p, SCORE_DECIMALS)
+
+    def score(self, placements: Placement | Sequence[Placement]) -> np.ndarray:
+        scores = self.score_prepared(self.prepare(placements))
+        if np.isnan(scores).any():
+            raise MagicalPruneError("the geometry model gave NaN scores", self.source)
+        return scores
+
+    def decide(self, scores: np.ndarray | float, threshold: float | None = None) -> np.ndarray:
+        t = self.threshold if threshold is None else check_threshold(threshold)
+        return np.asarray(scores) >= t
+
+    def _check_design(self, placement: Placement) -> None:
+        if not isinstance(placement, Placement):
+            raise MagicalPruneError(
+                f"a geometry model scores placements, not {type(placement).__name__}"
+            )
+        digest, names = columns_digest(placement)
+        if digest != self._geometry.get("columns_sha256"):
+            design = self.card.design or "another design"
+            raise CheckpointError(
+                f"this geometry model learnt {design} ({len(self._geometry.get('devices', []))} "
+                f"devices); the placement has {len(names)} devices that do not line up with "
+                "it: a geometry model scores layouts of its own design only",
+                self.source,
+            )
+
+    # -- files --------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        return save_model(path, _Weights(self.learner.state()), self.card)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> GeometryScorer:
+        state, card = read_model(path)
+        return cls.from_state(state, card, os.fspath(path))
+
+    @classmethod
+    def from_state(
+        cls, state: Mapping[str, torch.Tensor], card: ModelCard, source: str | None = None
+    ) -> GeometryScorer:
+        if card.family != FAMILY:
+            raise CheckpointError(f"not a geometry model (family {card.family!r})", source)
+        geo = card.extra.get(FAMILY) or {}
+        try:
+            config = LearnerConfig(metric=str(geo["metric"]), seed=int(geo["seed"]))
+            arrays = {k.replace("__", "."): v.double().numpy() if v.is_floating_point()
+                      else v.numpy() for k, v in state.items()}  # fmt: skip
+            learner = GeometryLearner.restore(config, str(geo["candidate"]), arrays)
+        except (KeyError, TypeError, ValueError, MagicalPruneError) as err:
+            raise CheckpointError(f"damaged geometry model: {err}", source) from None
+        return cls(learner, card, source)
+
+
+def fit_geometry(
+    placements: Sequence[Placement],
+    values: np.ndarray,
+    *,
+    metric: str = "Offset_Voltage",
+    worst_percent: float = 25.0,
+    target_for: float | None = 0.10,
+    seed: int = 0,
+    design: str | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> GeometryScorer:
+    """Fit a geometry model on labelled layouts of one design.
+
+    The threshold is calibrated for ``target_for`` on the learner's out-of-fold scores (the
+    training labels are never scored by a model that saw them); ``None`` keeps 0.5.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    labelled = label_by_rank(values, metric, worst_percent)
+    learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed)).fit_placements(
+        placements, values
+    )
+    slope, intercept = _probability_map(learner.oof_scores, labelled.labels)
+    digest, devices = columns_digest(placements[0])
+    t = stack_vectors([geometry_vectors(placements[0])])
+    card = ModelCard(
+        arch=f"geometry:{learner.chosen}",
+        family=FAMILY,
+        inputs=InputSpec(kind="geometry", image_size=0),
+        label=LabelSpec(
+            metric=metric,
+            better=labelled.metric.better,
+            worst_percent=float(worst_percent),
+            balanced=False,
+            critical_value=float(labelled.critical_value),
+        ),  # fmt: skip
+        data=None if data is None else _data_record(data, design),
+        extra={
+            FAMILY: {
+                "metric": metric,
+                "seed": seed,
+                "candidate": learner.chosen,
+                "cv_spearman": dict(learner.cv),
+                "probability": [slope, intercept],
+                "widths": [t.layout.shape[1], t.pairs.shape[1], t.heat.shape[1]],
+                "columns_sha256": digest,
+                "devices": devices,
+                "n_labels": int(len(values)),
+                "fit_seconds": round(learner.fit_seconds, 3),
+            }
+        },  # fmt: skip
+    )
+    scorer = GeometryScorer(learner, card)
+    if target_for is not None:
+        oof = np.round(1.0 / (1.0 + np.exp(-(slope * learner.oof_scores + intercept))), 6)
+        cal = calibrate_threshold(oof, labelled.labels, target_for)
+        record = {**cal.to_dict(), "split": "out-of-fold"}
+        scorer.card = replace(card, threshold=cal.threshold,
+                              calibration=CalibrationRecord.from_dict(record))  # fmt: skip
+    return scorer
+
+
+def _probability_map(scores: np.ndarray | None, labels: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of P(label 1 | score), fitted on out-of-fold scores."""
+    s = np.asarray(scores, dtype=np.float64)
+    if len(np.unique(labels)) < 2 or np.ptp(s) == 0:
+        return 0.0, float(np.log(max(labels.mean(), 1e-6) / max(1 - labels.mean(), 1e-6)))
+    scale = float(np.std(s)) or 1.0
+    fit = LogisticRegression(C=1e4).fit((s / scale)[:, None], labels)
+    return float(fit.coef_[0, 0] / scale), float(fit.intercept_[0])
+
+
+def _data_record(data: Mapping[str, Any], design: str | None) -> DataRecord:
+    return DataRecord.from_dict({"design": design, **dict(data)})

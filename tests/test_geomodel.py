@@ -1,0 +1,69 @@
+"""The geometry learner as a model file: fit, save, load, score, refuse other designs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from magical_prune.adapters.discovery import find_layouts, load_placement
+from magical_prune.checkpoint import read_model
+from magical_prune.errors import CheckpointError
+from magical_prune.geomodel import GeometryScorer, fit_geometry
+from magical_prune.scorer import Scorer
+
+from pruning_fixtures import write_layouts
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ota3"
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):  # noqa: ANN001
+    folders = write_layouts(tmp_path_factory.mktemp("geo") / "tiny", 160, seed=3)
+    placements = [load_placement(f) for f in folders]
+    offsets = np.array([p.performance["Offset_Voltage"] for p in placements])
+    return placements, offsets
+
+
+@pytest.fixture(scope="module")
+def fitted(tiny_set):  # noqa: ANN001
+    placements, offsets = tiny_set
+    return fit_geometry(placements[:120], offsets[:120], design="tiny", seed=0)
+
+
+def test_fit_scores_and_ranks_held_out_layouts(tiny_set, fitted):  # noqa: ANN001
+    placements, offsets = tiny_set
+    assert isinstance(fitted, Scorer)
+    scores = fitted.score(placements[120:])
+    assert scores.shape == (40,) and np.all((scores >= 0) & (scores <= 1))
+    assert spearmanr(scores, np.abs(offsets[120:])).statistic > 0.3
+    card = fitted.card
+    assert card.family == "geometry" and card.arch.startswith("geometry:")
+    assert card.label.metric == "Offset_Voltage" and card.calibration is not None
+    assert card.calibration.split == "out-of-fold"
+
+
+def test_save_load_gives_the_same_scores(tmp_path, tiny_set, fitted):  # noqa: ANN001
+    placements, _ = tiny_set
+    path = fitted.save(tmp_path / "geo.pt")
+    _, card = read_model(path)
+    assert card == fitted.card
+    loaded = GeometryScorer.load(path)
+    held = placements[120:]
+    assert np.array_equal(loaded.score(held), fitted.score(held))
+    assert np.array_equal(loaded.decide(loaded.score(held)), fitted.decide(fitted.score(held)))
+    one = [loaded.score(p)[0] for p in held[:5]]  # alone or in a batch: the same score
+    assert np.array_equal(one, loaded.score(held[:5]))
+
+
+def test_another_design_is_refused_not_scored(fitted):  # noqa: ANN001
+    other = load_placement(find_layouts(EXAMPLE)[0])
+    with pytest.raises(CheckpointError, match="own design only"):
+        fitted.score([other])
+
+
+def test_a_cnn_model_file_is_not_a_geometry_model(tmp_path, tiny):  # noqa: ANN001
+    with pytest.raises(CheckpointError, match="not a geometry model"):
+        GeometryScorer.load(tiny.model)
