@@ -1,4 +1,5 @@
-"""Small helpers shared by the line-oriented readers: text decoding, numbers, µm -> nm.
+"""Small helpers shared by the line-oriented readers and writers: text decoding, numbers,
+µm -> nm, and the names and numbers a writer may print.
 
 The flow's files are tiny (a few hundred lines); the readers are hand-written loops over
 ``str.split`` because that is the fastest way to read them in CPython and because every
@@ -9,10 +10,11 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from magical_prune._files import read_bytes
-from magical_prune.errors import ParseError
+from magical_prune.errors import MagicalPruneError, ParseError
 
 #: Largest coordinate accepted, in µm (10 m): beyond it a number is a typo, and keeping
 #: values bounded keeps every integer-nm sum far inside int64.
@@ -81,3 +83,27 @@ def nm_to_um_text(nm: int) -> str:
 def write_lines(path: str | os.PathLike[str], lines: list[str]) -> None:
     """Write ``lines`` with ``\\n`` endings (byte-identical output on every platform)."""
     Path(path).write_text("".join(line + "\n" for line in lines), encoding="utf-8", newline="\n")
+
+
+def field_lines(text: str) -> Iterable[tuple[int, list[str]]]:
+    """(line number, whitespace-separated fields) of every non-blank line."""
+    for lineno, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if fields:
+            yield lineno, fields
+
+
+def check_name(name: str) -> None:
+    """Names are whitespace-separated tokens in these files: refuse ones that would not
+    read back as written."""
+    if not isinstance(name, str) or not name or len(name.split()) != 1 or name != name.strip():
+        raise MagicalPruneError(f"name {name!r} cannot be written (empty or contains whitespace)")
+    if "(" in name or ")" in name:
+        raise MagicalPruneError(f"name {name!r} cannot be written (contains parentheses)")
+
+
+def number_text(value: float) -> str:
+    v = float(value)
+    if not math.isfinite(v):
+        raise MagicalPruneError(f"cannot write non-finite value {value!r}")
+    return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)

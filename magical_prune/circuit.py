@@ -2,9 +2,10 @@
 
 A :class:`Circuit` is what the adapters build from a netlist (or, lacking one, from
 ``place.connection`` plus a device-type file). It knows nothing about geometry; a
-:class:`~magical_prune.placement.Placement` adds that. Sub-circuit membership (the channels
-of the feature images) comes from :mod:`magical_prune.subcircuits` unless the user gave a
-``.channel`` file, which then overrides it.
+:class:`~magical_prune.placement.Placement` adds that. Nor does it classify itself:
+sub-circuit membership (the channels of the feature images) is
+:func:`magical_prune.subcircuits.subcircuits_of`, the automatic classification with the
+``.channel`` file's :attr:`Circuit.channel_overrides` applied.
 """
 
 from __future__ import annotations
@@ -210,6 +211,8 @@ class Circuit:
         source: file the circuit was read from, for messages.
         unmodelled: elements of the netlist left out because the images have no type for
             them (sources, diodes, bipolars, ...): flattened name -> what it is.
+        topology: when ``nets`` are a layout's ``place.connection`` nets rather than the
+            netlist's, the netlist circuit: sub-circuits are classified on its structure.
     """
 
     name: str
@@ -220,6 +223,8 @@ class Circuit:
     channel_overrides: dict[str, tuple[int, ...]] | None = None
     source: str | None = None
     unmodelled: dict[str, str] = field(default_factory=dict)
+    topology: Circuit | None = field(default=None, repr=False, compare=False)
+    #: cache of :func:`magical_prune.subcircuits.subcircuits_of` (computed once per circuit)
     _subcircuits: dict[str, tuple[int, ...]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
@@ -319,22 +324,6 @@ class Circuit:
                 else:
                     g.add_edge(*edge, pins=(pin,))
         return g
-
-    def subcircuits(self) -> dict[str, tuple[int, ...]]:
-        """Sub-circuit ids (1..5, see :data:`SUBCIRCUITS`) of every device.
-
-        Automatic classification from circuit structure, with ``.channel`` overrides applied.
-        Computed once per circuit.
-        """
-        if self._subcircuits is None:
-            from magical_prune.subcircuits import classify
-
-            result = dict(classify(self))
-            for device, channels in (self.channel_overrides or {}).items():
-                if device in self.devices:
-                    result[device] = tuple(channels)
-            self._subcircuits = result
-        return self._subcircuits
 
     def net_of(self, device: str, pin: str) -> str | None:
         d = self.devices.get(device)

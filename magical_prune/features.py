@@ -4,7 +4,7 @@ The images (Sec. III-B of the paper), in the order of :data:`IMAGE_NAMES`:
 
 0. ``routing``: routing demand -- for every routed net (bulk pins excluded), the fraction of
    each pixel its pin bounding box covers, summed over nets.
-1.-5. ``first_stage`` .. ``bias``: the devices of that sub-circuit (``circuit.subcircuits()``;
+1.-5. ``first_stage`` .. ``bias``: the devices of that sub-circuit (``subcircuits_of(circuit)``;
    a device in several sub-circuits appears in each), each pixel holding the type intensity
    (NMOS .25, PMOS .5, CAP .75, RES 1.0) of the device covering the largest fraction of the
    pixel, times that fraction. Equal fractions go to the larger intensity, so the result does
@@ -45,6 +45,7 @@ from magical_prune.rasterize import (  # RASTERIZERS, rasterize_polygons: re-exp
     is_rectangle,
     rasterize_polygons,
 )
+from magical_prune.subcircuits import subcircuits_of
 
 __all__ = [
     "IMAGE_NAMES", "CHANNEL_NAMES", "RASTERIZERS", "FeatureConfig", "FeatureStack",
@@ -116,7 +117,7 @@ def _members(
     placement: Placement, channels: Mapping[str, Sequence[int]] | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sub-circuit memberships as parallel arrays ``(device row, image index 1..5)``."""
-    table = placement.circuit.subcircuits() if channels is None else channels
+    table = subcircuits_of(placement.circuit) if channels is None else channels
     rows: list[int] = []
     images: list[int] = []
     for i, name in enumerate(placement.names):
@@ -209,7 +210,7 @@ def rasterize(
         placement: the placed circuit.
         size: pixels per side.
         rasterizer: ``exact`` or ``paper`` (see :mod:`magical_prune.rasterize`).
-        channels: sub-circuit ids per device; default ``placement.circuit.subcircuits()``.
+        channels: sub-circuit ids per device; default ``subcircuits_of(placement.circuit)``.
         shapes: placed device outlines (nm) for devices that are not rectangles (L shapes,
             unions of fingers); rectangles among them take the fast separable path.
     """

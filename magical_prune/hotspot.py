@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from magical_prune.placement import NM_PER_UM, Placement
+from magical_prune.subcircuits import subcircuits_of
 
 __all__ = ["HOT_SHARE", "hot_area", "locate"]
 
@@ -51,7 +52,7 @@ def _members(placement: Placement, image: int) -> np.ndarray:
     """Rows of the devices the feature image ``image`` shows (0 = routing: all)."""
     if image == 0:
         return np.arange(len(placement.names))
-    table = placement.circuit.subcircuits()
+    table = subcircuits_of(placement.circuit)
     return np.array([i for i, n in enumerate(placement.names) if image in table.get(n, ())], int)
 
 

@@ -83,80 +83,19 @@ class Placement:
                 line (MAGICAL mirrors the right-hand device of each symmetric pair).
         """
         names = tuple(names)
-        rects = np.asarray(rects)
-        if rects.ndim != 2 or rects.shape[1] != 4 or rects.shape[0] != len(names):
-            raise MagicalPruneError(f"rects must be ({len(names)}, 4), got {rects.shape}")
-        if len(names) == 0:
-            raise MagicalPruneError("empty placement: no device is placed")
-        if not np.all(np.isfinite(rects)):
-            bad = names[int(np.nonzero(~np.isfinite(rects).all(axis=1))[0][0])]
-            raise MagicalPruneError(f"device {bad!r} has a non-finite coordinate")
-        rects = rects.astype(np.int64)
-        index = {n: i for i, n in enumerate(names)}
-        if len(index) != len(names):
-            dup = next(n for n in names if names.count(n) > 1)
-            raise MagicalPruneError(f"device {dup!r} is placed twice")
-        size_bad = (rects[:, 2] <= rects[:, 0]) | (rects[:, 3] <= rects[:, 1])
-        if size_bad.any():
-            bad = names[int(np.nonzero(size_bad)[0][0])]
-            raise MagicalPruneError(f"device {bad!r} has zero or negative size")
-        unknown = [n for n in names if n not in circuit.devices]
-        if unknown:
-            raise MagicalPruneError(f"placed device {unknown[0]!r} is not in the circuit")
-        mirrored = set(mirrored)
-
-        pin_device: list[int] = []
-        pin_names: list[str] = []
-        boxes: list[Sequence[int] | np.ndarray] = []
-        pin_index: dict[tuple[str, str], int] = {}
-        for (device, pin), box in local_pins.items():
-            i = index.get(device)
-            if i is None:
-                continue  # pins of devices that are not placed (dummies) carry no information
-            pin_index[(device, pin)] = len(pin_device)
-            pin_device.append(i)
-            pin_names.append(pin)
-            boxes.append(box)
-        local = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-        if not np.all(np.isfinite(local)):
-            raise MagicalPruneError("a pin shape has a non-finite coordinate")
-        local = local.astype(np.int64)
-        owner = np.asarray(pin_device, dtype=np.int64)
-        if mirrored:
-            flip = np.isin(owner, [index[d] for d in mirrored if d in index])
-            width = rects[owner, 2] - rects[owner, 0]
-            xlo = np.where(flip, width - local[:, 2], local[:, 0])
-            xhi = np.where(flip, width - local[:, 0], local[:, 2])
-            local = np.stack([xlo, local[:, 1], xhi, local[:, 3]], axis=1)
-        placed = local + np.tile(rects[owner, :2], 2) if len(owner) else local
-
-        net_names: list[str] = []
-        ptr = [0]
-        members: list[int] = []
-        for net in circuit.nets.values():
-            idx = []
-            for device, pin in net.pins:
-                if pin in BULK_PINS:
-                    continue
-                if device not in index:
-                    raise MagicalPruneError(f"device {device!r} on net {net.name!r} is not placed")
-                k = pin_index.get((device, pin))
-                if k is not None:
-                    idx.append(k)
-            if idx:
-                net_names.append(net.name)
-                members.extend(idx)
-                ptr.append(len(members))
+        rects, index = _checked_rects(circuit, names, rects)
+        owner, pin_names, placed, pin_index = _placed_pins(local_pins, index, rects, mirrored)
+        net_names, ptr, members = _routed_nets(circuit, index, pin_index)
         return cls(
             circuit=circuit,
             names=names,
             rects=rects,
             pin_device=owner,
-            pin_names=tuple(pin_names),
-            pin_boxes=placed.astype(np.int64),
-            net_names=tuple(net_names),
-            net_ptr=np.asarray(ptr, dtype=np.int64),
-            net_pins=np.asarray(members, dtype=np.int64),
+            pin_names=pin_names,
+            pin_boxes=placed,
+            net_names=net_names,
+            net_ptr=ptr,
+            net_pins=members,
             weights=dict(weights or {}),
             performance=dict(performance or {}),
             source=source,
@@ -255,3 +194,98 @@ class Placement:
             self.pin_boxes + shift, self.net_names, self.net_ptr, self.net_pins,
             dict(self.weights), dict(self.performance), self.source,
         )  # fmt: skip
+
+
+# -- steps of Placement.build ---------------------------------------------------------------
+def _checked_rects(
+    circuit: Circuit, names: tuple[str, ...], rects: np.ndarray
+) -> tuple[np.ndarray, dict[str, int]]:
+    """Device rectangles as int64 nm and the row of each device name, after checking that
+    every row is a finite, non-empty rectangle of a distinct device of the circuit."""
+    rects = np.asarray(rects)
+    if rects.ndim != 2 or rects.shape[1] != 4 or rects.shape[0] != len(names):
+        raise MagicalPruneError(f"rects must be ({len(names)}, 4), got {rects.shape}")
+    if len(names) == 0:
+        raise MagicalPruneError("empty placement: no device is placed")
+    if not np.all(np.isfinite(rects)):
+        bad = names[int(np.nonzero(~np.isfinite(rects).all(axis=1))[0][0])]
+        raise MagicalPruneError(f"device {bad!r} has a non-finite coordinate")
+    rects = rects.astype(np.int64)
+    index = {n: i for i, n in enumerate(names)}
+    if len(index) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise MagicalPruneError(f"device {dup!r} is placed twice")
+    size_bad = (rects[:, 2] <= rects[:, 0]) | (rects[:, 3] <= rects[:, 1])
+    if size_bad.any():
+        bad = names[int(np.nonzero(size_bad)[0][0])]
+        raise MagicalPruneError(f"device {bad!r} has zero or negative size")
+    unknown = [n for n in names if n not in circuit.devices]
+    if unknown:
+        raise MagicalPruneError(f"placed device {unknown[0]!r} is not in the circuit")
+    return rects, index
+
+
+def _placed_pins(
+    local_pins: Mapping[tuple[str, str], Sequence[int] | np.ndarray],
+    index: dict[str, int],
+    rects: np.ndarray,
+    mirrored: Iterable[str],
+) -> tuple[np.ndarray, tuple[str, ...], np.ndarray, dict[tuple[str, str], int]]:
+    """The pins of placed devices: owner rows, names, placed int64 boxes (mirrored devices'
+    pins flipped about the device's vertical centre line, device origin added), and the
+    position of each ``(device, pin)`` in those arrays."""
+    mirrored = set(mirrored)
+    pin_device: list[int] = []
+    pin_names: list[str] = []
+    boxes: list[Sequence[int] | np.ndarray] = []
+    pin_index: dict[tuple[str, str], int] = {}
+    for (device, pin), box in local_pins.items():
+        i = index.get(device)
+        if i is None:
+            continue  # pins of devices that are not placed (dummies) carry no information
+        pin_index[(device, pin)] = len(pin_device)
+        pin_device.append(i)
+        pin_names.append(pin)
+        boxes.append(box)
+    local = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if not np.all(np.isfinite(local)):
+        raise MagicalPruneError("a pin shape has a non-finite coordinate")
+    local = local.astype(np.int64)
+    owner = np.asarray(pin_device, dtype=np.int64)
+    if mirrored:
+        flip = np.isin(owner, [index[d] for d in mirrored if d in index])
+        width = rects[owner, 2] - rects[owner, 0]
+        xlo = np.where(flip, width - local[:, 2], local[:, 0])
+        xhi = np.where(flip, width - local[:, 0], local[:, 2])
+        local = np.stack([xlo, local[:, 1], xhi, local[:, 3]], axis=1)
+    placed = local + np.tile(rects[owner, :2], 2) if len(owner) else local
+    return owner, tuple(pin_names), placed.astype(np.int64), pin_index
+
+
+def _routed_nets(
+    circuit: Circuit, index: dict[str, int], pin_index: dict[tuple[str, str], int]
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray]:
+    """Nets with at least one placed routed pin (bulk pins dropped), as names and CSR
+    ``(ptr, pins)`` arrays; a device on a net must be placed."""
+    net_names: list[str] = []
+    ptr = [0]
+    members: list[int] = []
+    for net in circuit.nets.values():
+        idx = []
+        for device, pin in net.pins:
+            if pin in BULK_PINS:
+                continue
+            if device not in index:
+                raise MagicalPruneError(f"device {device!r} on net {net.name!r} is not placed")
+            k = pin_index.get((device, pin))
+            if k is not None:
+                idx.append(k)
+        if idx:
+            net_names.append(net.name)
+            members.extend(idx)
+            ptr.append(len(members))
+    return (
+        tuple(net_names),
+        np.asarray(ptr, dtype=np.int64),
+        np.asarray(members, dtype=np.int64),
+    )

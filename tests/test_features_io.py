@@ -14,12 +14,12 @@ from magical_prune.plots import CONTACT_SHEET, feature_png_paths, save_feature_p
 
 
 @pytest.fixture
-def stack(monkeypatch) -> FeatureStack:
+def stack() -> FeatureStack:
     # an NMOS at the bottom (first stage) and a PMOS at the top (bias), one net between them
     circuit = Circuit.from_connections(
-        "two", {"n": [("M0", "D"), ("M1", "D")]}, {"M0": DeviceType.NMOS, "M1": DeviceType.PMOS}
+        "two", {"n": [("M0", "D"), ("M1", "D")]}, {"M0": DeviceType.NMOS, "M1": DeviceType.PMOS},
+        channel_overrides={"M0": (1,), "M1": (5,)},
     )
-    monkeypatch.setattr(Circuit, "subcircuits", lambda self: {"M0": (1,), "M1": (5,)})
     rects = np.array([[0, 0, 4000, 1000], [0, 3000, 4000, 4000]])
     pins = {("M0", "D"): (0, 0, 500, 500), ("M1", "D"): (0, 500, 500, 1000)}
     placement = Placement.build(circuit, ["M0", "M1"], rects, pins)

@@ -13,6 +13,7 @@ from magical_prune.errors import MagicalPruneError
 from magical_prune.features import extract
 from magical_prune.integrations.ideaplace import NO_PIN, RecordingPlacer
 from magical_prune.integrations.magical import record_placers
+from magical_prune.subcircuits import subcircuits_of
 
 OTA5T_SYM = "M1 M2\nM3 M4\nM5\n"
 
@@ -64,7 +65,7 @@ def test_written_folder_loads_back_with_the_same_features(case, request, tmp_pat
     assert back.names == placement.names
     assert np.array_equal(back.rects, placement.rects)
     assert np.array_equal(back.pin_boxes, placement.pin_boxes)
-    assert back.circuit.subcircuits() == placement.circuit.subcircuits()
+    assert subcircuits_of(back.circuit) == subcircuits_of(placement.circuit)
     assert np.array_equal(extract(back, 32), extract(placement, 32))
     assert np.array_equal(extract(written, 32), extract(placement, 32))
     assert back.weights == placement.weights

@@ -21,6 +21,7 @@ from magical_prune.cli.dataset_cmd import read_layout_performance
 from magical_prune.errors import ParseError
 from magical_prune.features import rasterize
 from magical_prune.placement import Placement
+from magical_prune.subcircuits import subcircuits_of
 
 TINY = Path(__file__).parent / "data" / "adapters" / "tiny"
 BOM = b"\xef\xbb\xbf"
@@ -62,7 +63,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Circuit):
         devices = {n: (d, dict(d.params)) for n, d in value.devices.items()}
         return (value.name, devices, value.nets, value.ports, value.symmetry,
-                value.channel_overrides, value.subcircuits())  # fmt: skip
+                value.channel_overrides, subcircuits_of(value))  # fmt: skip
     if isinstance(value, Placement):
         fields = ("names", "rects", "pin_device", "pin_names", "pin_boxes", "net_names",
                   "net_ptr", "net_pins")  # fmt: skip

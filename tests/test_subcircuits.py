@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from magical_prune.adapters.spectre import read_netlist
 from magical_prune.circuit import Circuit, Device, DeviceType
-from magical_prune.subcircuits import classify, find_supplies, is_input_name
+from magical_prune.subcircuits import classify, find_supplies, is_input_name, subcircuits_of
 
 DATA = Path(__file__).parent / "data" / "netlists"
 DESIGNS = Path(__file__).parents[1] / "examples" / "designs"
@@ -215,8 +215,8 @@ def test_renaming_never_changes_channels(seed: int, which: Path):
 def test_circuit_subcircuits_applies_overrides():
     c = five_transistor()
     c.channel_overrides = {"M6": (4,)}
-    assert c.subcircuits()["M6"] == (4,)
-    assert c.subcircuits()["M1"] == (1,)
+    assert subcircuits_of(c)["M6"] == (4,)
+    assert subcircuits_of(c)["M1"] == (1,)
 
 
 @pytest.mark.parametrize("netlist", OWN + REFERENCE, ids=lambda p: p.stem)

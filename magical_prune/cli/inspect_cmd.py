@@ -22,8 +22,9 @@ def _um(nm: float) -> float:
 def circuit_facts(circuit: Any) -> dict[str, Any]:
     """The JSON-ready description of a circuit (devices, nets, ports, symmetry)."""
     from magical_prune.circuit import SUBCIRCUITS
+    from magical_prune.subcircuits import subcircuits_of
 
-    channels = circuit.subcircuits()
+    channels = subcircuits_of(circuit)
     return {
         "design": circuit.name,
         "source": circuit.source,

@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from magical_prune.adapters import magical
 from magical_prune.circuit import Circuit, DeviceType, Symmetry
 from magical_prune.errors import MagicalPruneError
 from magical_prune.integrations._devices import device_types, pin_terminals
 from magical_prune.placement import Placement
+from magical_prune.subcircuits import subcircuits_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from magical_prune.integrations._problem import RecordedProblem
@@ -92,9 +94,7 @@ def _pin_nets(
 def _netlist_circuit(netlist: str | os.PathLike[str] | Circuit | None) -> Circuit | None:
     if netlist is None or isinstance(netlist, Circuit):
         return netlist
-    from magical_prune.adapters.magical import load_circuit
-
-    return load_circuit(netlist)
+    return magical.load_circuit(netlist)
 
 
 def _channels(
@@ -103,9 +103,7 @@ def _channels(
     if channels is None:
         return {}
     if isinstance(channels, (str, os.PathLike)):
-        from magical_prune.adapters.magical import read_channels
-
-        return read_channels(channels)
+        return magical.read_channels(channels)
     return {
         d: tuple(int(c) for c in ([v] if isinstance(v, int) else v)) for d, v in channels.items()
     }
@@ -185,48 +183,13 @@ def build_layout(
 
     order = sorted(cells)
     names = tuple(cells[i] for i in order)
-    ox = min(locations[i][0] for i in order)
-    oy = min(locations[i][1] for i in order)
-    outlines = {i: _outline(problem, i, cells[i]) for i in order}
-    rects = np.array(
-        [
-            [b[0] + x - ox, b[1] + y - oy, b[2] + x - ox, b[3] + y - oy]
-            for i in order
-            for b, (x, y) in [(outlines[i], locations[i])]
-        ],
-        dtype=np.int64,
-    )
-    flips = set(problem.flips)
-    shapes: dict[tuple[str, str], list[Box]] = {}
-    for pin_index in sorted(problem.pins):
-        pin = problem.pins[pin_index]
-        if not pin.shapes:
-            continue
-        b = outlines[pin.cell]
-        width = b[2] - b[0]
-        key = (cells[pin.cell], terminals[pin_index])
-        for shape in pin.shapes:
-            x0, y0, x1, y1 = (int(round(v)) - o for v, o in zip(shape[-4:], (b[0], b[1]) * 2))
-            if pin.cell in flips:
-                x0, x1 = width - x1, width - x0
-            shapes.setdefault(key, []).append((x0, y0, x1, y1))
-    local = {
-        key: (
-            min(s[0] for s in v),
-            min(s[1] for s in v),
-            max(s[2] for s in v),
-            max(s[3] for s in v),
-        )
-        for key, v in shapes.items()
-    }
-    connections: dict[str, list[tuple[str, str]]] = {}
-    for net_index, net in sorted(problem.nets.items()):
-        if net.pins and net_index in nets:
-            members = [(cells[problem.pins[p].cell], terminals[p]) for p in net.pins]
-            connections[nets[net_index]] = list(dict.fromkeys(members))
+    outlines, rects = _placed_rects(problem, cells, order, locations)
+    shapes = _pin_shapes(problem, cells, terminals, outlines)
+    local = {key: _bounds(boxes) for key, boxes in shapes.items()}
+    connections = _connections(problem, cells, nets, terminals)
     overrides: dict[str, tuple[int, ...]] = {}
     if topology is not None:
-        classified = topology.subcircuits()
+        classified = subcircuits_of(topology)
         overrides = {d: classified[d] for d in names if d in classified}
     overrides.update(_channels(channels))
     design = name or (topology.name if topology is not None else "design")
@@ -243,6 +206,77 @@ def build_layout(
     placement = Placement.build(circuit, names, rects, local, weights=weights,
                                 source=f"IdeaPlaceEx:{design}")  # fmt: skip
     return BuiltLayout(placement, shapes)
+
+
+def _placed_rects(
+    problem: RecordedProblem,
+    cells: dict[int, str],
+    order: list[int],
+    locations: Mapping[int, tuple[int, int]],
+) -> tuple[dict[int, Box], np.ndarray]:
+    """Each cell's outline, and the ``(N, 4)`` outlines at their locations (in ``order``),
+    the lowest location moved to 0, 0."""
+    ox = min(locations[i][0] for i in order)
+    oy = min(locations[i][1] for i in order)
+    outlines = {i: _outline(problem, i, cells[i]) for i in order}
+    rects = np.array(
+        [
+            [b[0] + x - ox, b[1] + y - oy, b[2] + x - ox, b[3] + y - oy]
+            for i in order
+            for b, (x, y) in [(outlines[i], locations[i])]
+        ],
+        dtype=np.int64,
+    )
+    return outlines, rects
+
+
+def _pin_shapes(
+    problem: RecordedProblem,
+    cells: dict[int, str],
+    terminals: Mapping[int, str],
+    outlines: dict[int, Box],
+) -> dict[tuple[str, str], list[Box]]:
+    """``(device, terminal) ->`` pin rectangles relative to the cell's lower-left corner,
+    flipped cells mirrored about their vertical centre line."""
+    flips = set(problem.flips)
+    shapes: dict[tuple[str, str], list[Box]] = {}
+    for pin_index in sorted(problem.pins):
+        pin = problem.pins[pin_index]
+        if not pin.shapes:
+            continue
+        b = outlines[pin.cell]
+        width = b[2] - b[0]
+        key = (cells[pin.cell], terminals[pin_index])
+        for shape in pin.shapes:
+            x0, y0, x1, y1 = (int(round(v)) - o for v, o in zip(shape[-4:], (b[0], b[1]) * 2))
+            if pin.cell in flips:
+                x0, x1 = width - x1, width - x0
+            shapes.setdefault(key, []).append((x0, y0, x1, y1))
+    return shapes
+
+
+def _bounds(boxes: list[Box]) -> Box:
+    return (
+        min(s[0] for s in boxes),
+        min(s[1] for s in boxes),
+        max(s[2] for s in boxes),
+        max(s[3] for s in boxes),
+    )
+
+
+def _connections(
+    problem: RecordedProblem,
+    cells: dict[int, str],
+    nets: dict[int, str],
+    terminals: Mapping[int, str],
+) -> dict[str, list[tuple[str, str]]]:
+    """Named net -> its ``(device, terminal)`` pins, each once, in the order fed."""
+    connections: dict[str, list[tuple[str, str]]] = {}
+    for net_index, net in sorted(problem.nets.items()):
+        if net.pins and net_index in nets:
+            members = [(cells[problem.pins[p].cell], terminals[p]) for p in net.pins]
+            connections[nets[net_index]] = list(dict.fromkeys(members))
+    return connections
 
 
 def loader_mirrored(symmetry: Symmetry, names: tuple[str, ...], rects: np.ndarray) -> set[str]:
@@ -265,8 +299,6 @@ def loader_mirrored(symmetry: Symmetry, names: tuple[str, ...], rects: np.ndarra
 def write_layout_files(folder: Path, built: BuiltLayout) -> None:
     """Write ``built`` as a layout folder with its design files (see
     ``RecordingPlacer.write_layout``)."""
-    from magical_prune.adapters import magical
-
     p = built.placement
     circuit = p.circuit
     folder.mkdir(parents=True, exist_ok=True)
@@ -288,7 +320,7 @@ def write_layout_files(folder: Path, built: BuiltLayout) -> None:
     magical.write_types(
         folder / f"{design}.json", {d.name: d.type for d in circuit.devices.values()}
     )
-    magical.write_channels(folder / f"{design}.channel", circuit.subcircuits())
+    magical.write_channels(folder / f"{design}.channel", subcircuits_of(circuit))
     sym = circuit.symmetry
     if sym.pairs or sym.self_symmetric:
         magical.write_sym(folder / f"{design}.sym", sym)

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from magical_prune.adapters.gds import read_floorplan
 from magical_prune.placement import Placement
 
 __all__ = ["floorplan_mismatches"]
@@ -30,8 +31,6 @@ def floorplan_mismatches(
         Empty when every device is where the floorplan has it.
     """
     if isinstance(floorplan, (str, os.PathLike)):
-        from magical_prune.adapters.gds import read_floorplan
-
         floorplan = read_floorplan(floorplan)
     names, rects = floorplan
     drawn = dict(zip(names, np.asarray(rects).tolist()))

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from magical_prune.adapters import magical
 from magical_prune.circuit import Circuit, DeviceType
 from magical_prune.errors import MagicalPruneError
 from magical_prune.integrations._layout import BuiltLayout, build_layout, write_layout_files
@@ -199,10 +201,6 @@ class RecordingPlacer:
 
     def _read_constraint(self, kind: str, path: Any) -> None:
         """Read the file the placer just read, now (the driver may rewrite it later)."""
-        from dataclasses import replace
-
-        from magical_prune.adapters import magical
-
         self.problem.files[kind] = os.fspath(path)
         try:
             if kind == "sym":
