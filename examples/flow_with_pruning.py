@@ -45,8 +45,9 @@ design files beside them, so ``magical-prune score 'DIR/<design>/*'`` reads them
 ``flow.jsonl`` (one line per candidate: decision, score, held out, result),
 ``summary.json``, and the hook's state (``hook_state/``, resumable with
 ``PruneHook.resume``). Candidate ``k`` gets the same net weights, placement and result as
-layout ``<design>_<k>`` of ``magical-prune refflow generate`` with the same seed and ``-n``
-(the placer solves the same chunks of 64 candidates).
+layout ``<design>_<k>`` of ``magical-prune refflow generate`` with the same seed and ``-n``:
+both take their candidates, and the chunks they are placed in, from the same
+:class:`~magical_prune.refflow.designspace.DesignSpace`.
 """
 
 from __future__ import annotations
@@ -66,9 +67,6 @@ import numpy as np
 
 from magical_prune.errors import MagicalPruneError
 
-#: Candidates per batched global placement: generate's default chunk, so candidate k is
-#: placed bit for bit as layout <design>_k of `refflow generate` with the same seed.
-PLACER_CHUNK = 64
 #: Share of the metric's worst values called bad (the paper's cut).
 WORST_PERCENT = 25.0
 
@@ -194,11 +192,10 @@ def run_flow(options: FlowOptions) -> FlowResult:
     from magical_prune.labels import get_metric
     from magical_prune.placement import Placement
     from magical_prune.predict import Predictor
-    from magical_prune.refflow import netweights
     from magical_prune.refflow.designs import load_design
+    from magical_prune.refflow.designspace import DesignSpace
     from magical_prune.refflow.evaluator import evaluate
-    from magical_prune.refflow.legalize import legalize
-    from magical_prune.refflow.placer import PlacementProblem, PlacerConfig, global_place
+    from magical_prune.refflow.generate import GenerateOptions
     from magical_prune.refflow.spice import find_ngspice
 
     started = time.perf_counter()
@@ -257,22 +254,17 @@ def run_flow(options: FlowOptions) -> FlowResult:
         )
     )
 
-    # The design space: candidate k raises the weights of subset k of the critical nets.
-    placer = PlacerConfig(seed=options.seed)
-    problem = PlacementProblem.from_circuit(design.circuit, config=placer)
-    critical = netweights.critical_nets(
-        design.circuit, given=design.critical_nets or None, placed=problem.nets
-    )
-    total = netweights.count_for(options.n, len(critical))
-    masks = netweights.subsets(range(total), len(critical), options.seed)
-    tables = [netweights.weights_for(int(m), critical, design.circuit.nets) for m in masks]
+    # The design space of `refflow generate` with the same seed and -n: candidate k raises
+    # the weights of subset k of the critical nets, placed in the same chunks.
+    space = DesignSpace.of(design, GenerateOptions(n=options.n, seed=options.seed))
+    problem, total = space.problem, space.total
+    tables = space.weights(range(total))
     local_pins = problem.local_pins()
     held = _held_out(total, options.holdout, options.seed)
     cands = [
-        Candidate(k, f"{design.name}_{k}", list(netweights.subset_nets(int(masks[k]), critical)),
-                  bool(held[k]))
+        Candidate(k, space.layout_name(k), list(space.raised_nets(k)), bool(held[k]))
         for k in range(total)
-    ]  # fmt: skip
+    ]
     placements: dict[int, Placement] = {}
     group: list[int] = []  # kept candidates waiting for simulation
 
@@ -301,22 +293,17 @@ def run_flow(options: FlowOptions) -> FlowResult:
     bar = tqdm(total=total, desc=f"{design.name} flow", unit="cand", disable=not options.progress,
                dynamic_ncols=True, file=sys.stderr)  # fmt: skip
     try:
-        for start in range(0, total, PLACER_CHUNK):
-            stop = min(start + PLACER_CHUNK, total)
+        for start, stop in space.chunks():
             t0 = time.perf_counter()
-            weights = problem.weight_matrix(tables[start:stop])
-            centres = global_place(problem, weights, placer)
+            chunk = space.place_chunk(start, stop)  # global placement, then legalisation
             timing.placement += time.perf_counter() - t0
-            for k in range(start, stop):
+            for k, layout in chunk:
                 cand = cands[k]
-                t0 = time.perf_counter()
-                try:
-                    layout = legalize(problem, centres[k - start], weights[k - start], placer)
-                except MagicalPruneError as err:
-                    cand.error = f"placement failed: {err.message}"
-                    timing.placement += time.perf_counter() - t0
+                if isinstance(layout, str):  # legalisation failed: the reason
+                    cand.error = layout
                     bar.update(1)
                     continue
+                t0 = time.perf_counter()
                 placement = Placement.build(
                     design.circuit, problem.names, layout.rects, local_pins,
                     mirrored=problem.mirrored, weights=tables[k], source=cand.name,

@@ -66,7 +66,7 @@ def test_layout_folders_read_back(reference):
     assert set(placement.names) == set(placement.circuit.devices)
     assert not (folder / "ota3_2" / "performance.txt").exists()
     # The weight file says which subset of critical nets was raised.
-    critical = gen._context("ota3", str(folder), OPTIONS).critical
+    critical = gen._context("ota3", str(folder), OPTIONS).space.critical
     expected = netweights.subsets([2], len(critical), OPTIONS.seed)[0]
     assert gen.read_mask(folder / "ota3_2", critical) == expected
     raised = {n for n, w in placement.weights.items() if w == 10}

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from magical_prune._workers import die_with_parent
+from magical_prune.cluster import dask_pool
 from magical_prune.refflow._tasks import (
     DesignRef,
     Shipped,
@@ -25,7 +27,8 @@ from magical_prune.refflow._tasks import (
 )
 from magical_prune.refflow.genoptions import GenerateOptions
 from magical_prune.refflow.layoutdir import commit_files
-from magical_prune.refflow.placer import LegalLayout
+from magical_prune.refflow.problem import LegalLayout
+from magical_prune.refflow.provenance import worker_environment
 
 #: ``(start, stop, indices still to do)`` of one placement chunk
 Chunk = tuple[int, int, list[int]]
@@ -67,8 +70,6 @@ def run_serial(run: Run, chunks: list[Chunk]) -> None:
 
 def run_pool(run: Run, chunks: list[Chunk]) -> None:
     """A local process pool of ``--jobs`` workers that die with this process."""
-    from magical_prune._workers import die_with_parent
-
     args = (run.design_ref, str(run.out_dir), run.options)
     # Workers die with this process, also when it is killed with SIGKILL (no cleanup).
     pool_args = {"initializer": die_with_parent, "initargs": (os.getpid(),)}
@@ -95,8 +96,6 @@ def design_token(design: Any) -> str:
 def run_cluster(run: Run, chunks: list[Chunk], scheduler: str, design: Any) -> None:
     """On a Dask cluster: the design goes with the tasks, the layout files come back and
     only this process writes them (no shared storage; see :mod:`magical_prune.cluster`)."""
-    from magical_prune.cluster import dask_pool
-
     shipped = Shipped(design_token(design), design)
     options = run.options
 
@@ -106,8 +105,6 @@ def run_cluster(run: Run, chunks: list[Chunk], scheduler: str, design: Any) -> N
             kept = commit_files(run.out_dir, f"{design.name}_{k}", files, run.force)
             done.append((k, False, kept) if kept else (k, simulated, failure))
         run.record(done)
-
-    from magical_prune.refflow.provenance import worker_environment
 
     with dask_pool(scheduler, options.jobs, worker_environment) as dask:
         submit = dask.executor.submit

@@ -14,38 +14,29 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from magical_prune.errors import MagicalPruneError, SimulationError
-from magical_prune.refflow import netweights
+from magical_prune.adapters import magical
+from magical_prune.errors import SimulationError
+from magical_prune.refflow import evaluator
+from magical_prune.refflow.designs import load_design
+from magical_prune.refflow.designspace import DesignSpace
 from magical_prune.refflow.genoptions import GenerateOptions
 from magical_prune.refflow.layoutdir import LAYOUT_FILES, STAGING, move_into_place
-from magical_prune.refflow.legalize import legalize
-from magical_prune.refflow.placer import LegalLayout, PlacementProblem, global_place
+from magical_prune.refflow.problem import LegalLayout
+from magical_prune.refflow.readout import METRICS
 
 
 # -- per-process context --------------------------------------------------------------------
 @dataclass
 class _Context:
-    design: Any  # magical_prune.refflow.designs.Design
-    problem: PlacementProblem
-    critical: tuple[str, ...]
-    options: GenerateOptions
+    """A process's design space and the folder it writes layouts to."""
+
+    space: DesignSpace
     out_dir: Path
-
-    def weights(self, indices: Iterable[int]) -> list[dict[str, float]]:
-        masks = netweights.subsets(list(indices), len(self.critical), self.options.seed)
-        nets = self.problem.circuit.nets
-        return [
-            netweights.weights_for(int(m), self.critical, nets, high=self.options.weight)
-            for m in masks
-        ]
-
-    def layout_name(self, k: int) -> str:
-        return f"{self.design.name}_{k}"
 
 
 @dataclass(frozen=True)
@@ -71,17 +62,11 @@ def _context(design_ref: DesignRef, out_dir: str, options: GenerateOptions) -> _
     key = (design_ref, out_dir, options)
     ctx = _CONTEXTS.get(key)
     if ctx is None:
-        from magical_prune.refflow.designs import load_design
-
         if isinstance(design_ref, Shipped):
             design = design_ref.design
         else:
             design = load_design(design_ref)
-        problem = PlacementProblem.from_circuit(design.circuit, config=options.placer)
-        critical = netweights.critical_nets(
-            design.circuit, given=design.critical_nets or None, placed=problem.nets
-        )
-        ctx = _Context(design, problem, critical, options, Path(out_dir))
+        ctx = _Context(DesignSpace.of(design, options), Path(out_dir))
         _CONTEXTS.clear()
         _CONTEXTS[key] = ctx
     return ctx
@@ -96,20 +81,8 @@ def _place_chunk(
     stop: int,
     todo: Sequence[int],
 ) -> list[tuple[int, LegalLayout | str]]:
-    """Globally place candidates ``start..stop-1`` in one batch (always the whole chunk, so
-    the bits do not depend on what is left to do) and legalise those in ``todo``.
-    A candidate whose legalisation fails comes back with the reason instead of a layout."""
-    ctx = _context(design_ref, out_dir, options)
-    weights = ctx.problem.weight_matrix(ctx.weights(range(start, stop)))
-    centres = global_place(ctx.problem, weights, options.placer)
-    out: list[tuple[int, LegalLayout | str]] = []
-    for k in todo:
-        b = k - start
-        try:
-            out.append((k, legalize(ctx.problem, centres[b], weights[b], options.placer)))
-        except MagicalPruneError as err:
-            out.append((k, f"placement failed: {err.message}"))
-    return out
+    """:meth:`DesignSpace.place_chunk` in this process's context."""
+    return _context(design_ref, out_dir, options).space.place_chunk(start, stop, todo)
 
 
 def _finish(
@@ -120,12 +93,11 @@ def _finish(
     force: bool = False,
 ) -> list[tuple[int, bool, str | None]]:
     """Write, (simulate,) and commit layout folders. Returns ``(k, simulated, failure)``."""
-    from magical_prune.adapters import magical
-
     ctx = _context(design_ref, out_dir, options)
-    problem = ctx.problem
+    space = ctx.space
+    problem = space.problem
     circuit = problem.circuit
-    tables = ctx.weights(k for k, _ in items)
+    tables = space.weights(k for k, _ in items)
     placements = [
         problem.to_placement(layout, weights=table) for (_, layout), table in zip(items, tables)
     ]
@@ -139,7 +111,7 @@ def _finish(
     connections = {net.name: list(net.pins) for net in circuit.nets.values()}
     folders = []
     for (k, layout), table in zip(items, tables):
-        folder = staging_root / f"{ctx.layout_name(k)}.{os.getpid()}"
+        folder = staging_root / f"{space.layout_name(k)}.{os.getpid()}"
         if folder.exists():
             shutil.rmtree(folder)
         folder.mkdir()
@@ -152,12 +124,13 @@ def _finish(
     results: list[dict[str, float] | None] = [None] * len(items)
     reasons: dict[int, str] = {}
     if options.simulate:
-        from magical_prune.refflow.evaluator import METRICS, evaluate
-
         # The layout folder's name seeds the mismatch draw, as when `refflow evaluate`
-        # re-simulates the folder later: both give the same label.
-        ids = [ctx.layout_name(k) for k, _ in items]
-        results = _simulate(evaluate, placements, ctx.design, options.mismatch, ids, reasons)
+        # re-simulates the folder later: both give the same label. (`evaluator.evaluate`
+        # is looked up per call: tests replace it.)
+        ids = [space.layout_name(k) for k, _ in items]
+        results = _simulate(
+            evaluator.evaluate, placements, space.design, options.mismatch, ids, reasons
+        )
     out = []
     for i, ((k, _), folder, result) in enumerate(zip(items, folders, results)):
         failure = None
@@ -167,7 +140,7 @@ def _finish(
             magical.write_performance(folder / "performance.txt", ordered)
         elif options.simulate:
             failure = f"simulation failed, no label written ({reasons.get(i, 'no reason given')})"
-        kept = move_into_place(folder, ctx.out_dir / ctx.layout_name(k), force)
+        kept = move_into_place(folder, ctx.out_dir / space.layout_name(k), force)
         out.append((k, False, kept) if kept else (k, result is not None, failure))
     return out
 
@@ -237,7 +210,7 @@ def finish_shipped(
         ctx = _context(design, scratch, options)
         out = []
         for k, simulated, failure in done:
-            folder = ctx.out_dir / ctx.layout_name(k)
+            folder = ctx.out_dir / ctx.space.layout_name(k)
             files = {n: (folder / n).read_bytes() for n in LAYOUT_FILES if (folder / n).is_file()}
             shutil.rmtree(folder)
             out.append((k, simulated, failure, files))

@@ -5,13 +5,14 @@ place.connection, weight.txt, performance.txt}`` for candidates ``k = 0..n-1`` p
 design-level files (netlist, ``.json``, ``.sym``, ``.symnet``, ``.channel``, bench) in
 ``out/ota3/``: the files the adapters read, so generated and real MAGICAL data take the same
 path downstream. ``out/ota3/refflow.json`` records the settings the placements and labels
-came from (:mod:`.provenance`), among them the random-mismatch scale (default 0: nominal
+came from (:mod:`.provenance`, written by :mod:`.designfolder`), among them the random-mismatch scale (default 0: nominal
 labels, decided by the placement, as the paper's).
 
 Determinism and resuming:
 
-- candidate ``k`` gets the subset ``netweights.subsets([k], ...)`` of the critical nets;
-- candidates are placed in fixed chunks (``batch_size`` consecutive indices, one batched
+- the candidates and their placement are the design space's (:mod:`.designspace`):
+  candidate ``k`` gets the subset ``netweights.subsets([k], ...)`` of the critical nets, and
+  candidates are placed in fixed chunks (``batch_size`` consecutive indices, one batched
   solve each), so a layout's bits do not depend on ``jobs``, on ``n`` or on what an earlier
   run already finished;
 - each layout folder is written under ``out/<design>/.partial/`` and renamed into place
@@ -27,21 +28,37 @@ Determinism and resuming:
 
 from __future__ import annotations
 
-import filecmp
 import os
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
+from tqdm import tqdm
+
+from magical_prune.adapters import magical
+from magical_prune.cluster import require_dask
 from magical_prune.errors import MagicalPruneError
-from magical_prune.refflow import _runners, netweights
+from magical_prune.refflow import _runners, netweights, spice
 from magical_prune.refflow._tasks import _context
+from magical_prune.refflow.benchcheck import bench_help
+from magical_prune.refflow.designfolder import prepare_folder
+from magical_prune.refflow.designs import Design, list_designs, load_design
+from magical_prune.refflow.designspace import DesignSpace
 from magical_prune.refflow.genoptions import GenerateOptions
 from magical_prune.refflow.layoutdir import LAYOUT_FILES, STAGING, check_unfinished
-from magical_prune.refflow.placer import LegalLayout
+from magical_prune.refflow.problem import LegalLayout
+from magical_prune.refflow.simulate import Evaluator
+
+__all__ = [
+    "GenerateOptions",
+    "GenerateSummary",
+    "generate",
+    "read_mask",
+    "LAYOUT_FILES",
+]
 
 
 @dataclass
@@ -77,88 +94,10 @@ class GenerateSummary:
 
 
 # -- orchestration --------------------------------------------------------------------------
-def _copy_design_files(design: Any, out_dir: Path) -> None:
-    """Copy the design-level files beside the layouts; refuse to mix designs."""
-    for path in design.files.values():
-        target = out_dir / Path(path).name
-        if target.exists():
-            if not filecmp.cmp(path, target, shallow=False):
-                raise MagicalPruneError(
-                    f"{target} differs from the design's {Path(path).name}: this output folder "
-                    "holds another version of the design (use a new output folder)"
-                )
-            continue
-        tmp = out_dir / STAGING / (target.name + f".{os.getpid()}")
-        tmp.parent.mkdir(exist_ok=True)
-        shutil.copyfile(path, tmp)
-        os.replace(tmp, target)
-
-
-def _write_derived_symmetry(design: Any, out_dir: Path) -> None:
-    """``<stem>.sym``/``.symnet`` of a design whose symmetry was derived, beside its layouts
-    (an existing different file means another design version: refused as above)."""
-    from magical_prune.adapters import magical
-
-    sym = design.circuit.symmetry
-    stem = Path(design.netlist).stem
-    staging = out_dir / STAGING
-    staging.mkdir(exist_ok=True)
-    for suffix, write in ((".sym", magical.write_sym), (".symnet", magical.write_symnet)):
-        tmp = staging / f"{stem}{suffix}.{os.getpid()}"
-        write(tmp, sym)
-        target = out_dir / f"{stem}{suffix}"
-        if target.exists() and not filecmp.cmp(tmp, target, shallow=False):
-            tmp.unlink()
-            raise MagicalPruneError(
-                f"{target} differs from the symmetry derived for {stem}: this output folder "
-                "holds another version of the design (use a new output folder)"
-            )
-        os.replace(tmp, target)
-
-
-def _record_provenance(
-    out_dir: Path, name: str, options: GenerateOptions, listing: set[str]
-) -> None:
-    """Write (or check against) ``refflow.json``: the settings this folder's layouts and
-    labels come from. Refuses settings that differ from the recorded ones, and a folder
-    with labels but no record (made by an older version: its labels' settings are unknown)."""
-    from magical_prune.refflow import provenance
-
-    recorded = provenance.read_provenance(out_dir)
-    evaluator = simulator = None
-    if options.simulate:
-        from magical_prune.refflow.evaluator import label_settings
-        from magical_prune.refflow.spice import ngspice_version
-
-        evaluator, simulator = label_settings(), ngspice_version()
-    current = provenance.generation_record(name, options, evaluator, simulator)
-    path = out_dir / provenance.PROVENANCE_FILE
-    if recorded is None:
-        prefix = f"{name}_"
-        if any(
-            n.startswith(prefix) and (out_dir / n / "performance.txt").is_file() for n in listing
-        ):
-            raise MagicalPruneError(
-                f"{out_dir} holds labelled layouts but no {provenance.PROVENANCE_FILE}: "
-                "their settings (mismatch scale, evaluator) are unknown, so new labels "
-                "cannot be added to them; use a new output folder"
-            )
-    merged = provenance.merge_records(recorded, current, path)
-    if merged != recorded:
-        provenance.write_provenance(out_dir, merged, out_dir / STAGING)
-
-
 def _finished(out_dir: Path, name: str, simulate: bool, listing: set[str]) -> bool:
     if name not in listing:
         return False
     return not simulate or (out_dir / name / "performance.txt").is_file()
-
-
-def _clear_staging(out_dir: Path) -> None:
-    """Remove what an interrupted run left half-written (nothing in it is finished)."""
-    staging = out_dir / STAGING
-    if staging.is_dir():
-        shutil.rmtree(staging)
 
 
 def generate(
@@ -196,92 +135,26 @@ def generate(
             layout effects), an unfinished layout folder holding a user's file (without
             ``force``).
     """
-    from tqdm import tqdm
-
-    from magical_prune.refflow.designs import load_design
-
     options = options or GenerateOptions()
     started = time.perf_counter()
     if scheduler is not None:
-        from magical_prune.cluster import require_dask
-
         require_dask()  # before any work
-    design_ref = os.fspath(design)
     loaded = load_design(design)
+    design_ref = _design_ref(design)
     out_dir = Path(out) / loaded.name
-    if not isinstance(design, str) or design_ref not in _bundled():
-        design_ref = str(Path(design_ref).resolve())
-    ctx = _context(design_ref, str(out_dir), options)
-    total = netweights.count_for(options.n, len(ctx.critical))
-    summary = GenerateSummary(loaded.name, out_dir, total, ctx.critical)
+    space = _context(design_ref, str(out_dir), options).space
+    summary = GenerateSummary(loaded.name, out_dir, space.total, space.critical)
     if options.simulate:
         _check_simulator()
         _check_bench(loaded)
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _clear_staging(out_dir)
-    _copy_design_files(loaded, out_dir)
-    if loaded.derived_symmetry:  # the layouts are mirrored by it: readers need it beside them
-        _write_derived_symmetry(loaded, out_dir)
-    listing = {entry.name for entry in os.scandir(out_dir) if entry.is_dir()}
-    _record_provenance(out_dir, loaded.name, options, listing)
-    todo_by_chunk: list[tuple[int, int, list[int]]] = []
-    for start in range(0, total, options.batch_size):
-        stop = min(start + options.batch_size, total)
-        todo = [
-            k
-            for k in range(start, stop)
-            if not _finished(out_dir, ctx.layout_name(k), options.simulate, listing)
-        ]
-        summary.already_done += (stop - start) - len(todo)
-        if todo:
-            todo_by_chunk.append((start, stop, todo))
+    listing = prepare_folder(loaded, out_dir, options)
+    chunks = _plan(space, out_dir, listing, summary)
     if not force:
-        redo = (ctx.layout_name(k) for _, _, todo in todo_by_chunk for k in todo)
+        redo = (space.layout_name(k) for _, _, todo in chunks for k in todo)
         check_unfinished(out_dir, (n for n in redo if n in listing))
-
-    say = report
-    bar = tqdm(
-        total=total,
-        initial=summary.already_done,
-        desc=f"{loaded.name}",
-        unit="layout",
-        disable=not progress,
-        dynamic_ncols=True,
-    )
-    if say is None:
-        say = bar.write if progress else (lambda message: None)
-
-    def record(done: list[tuple[int, bool, str | None]]) -> None:
-        for k, simulated, failure in done:
-            summary.placed += 1
-            summary.simulated += int(simulated)
-            if failure:
-                summary.failed[ctx.layout_name(k)] = failure
-                say(f"{ctx.layout_name(k)}: {failure}")
-        bar.update(len(done))
-
-    def placed(results: list[tuple[int, LegalLayout | str]]) -> list[tuple[int, LegalLayout]]:
-        good = []
-        for k, value in results:
-            if isinstance(value, str):
-                summary.failed[ctx.layout_name(k)] = value
-                say(f"{ctx.layout_name(k)}: {value}")
-                bar.update(1)
-            else:
-                good.append((k, value))
-        return good
-
-    run = _runners.Run(design_ref, out_dir, options, force, placed, record)
-    try:
-        if scheduler is not None:
-            _runners.run_cluster(run, todo_by_chunk, scheduler, ctx.design)
-        elif options.jobs == 1:
-            _runners.run_serial(run, todo_by_chunk)
-        else:
-            _runners.run_pool(run, todo_by_chunk)
-    finally:
-        bar.close()
+    with _Progress(summary, space, progress, report) as tracker:
+        run = _runners.Run(design_ref, out_dir, options, force, tracker.placed, tracker.record)
+        _dispatch(run, chunks, scheduler, loaded)
     staging = out_dir / STAGING
     if staging.is_dir() and not any(staging.iterdir()):
         staging.rmdir()
@@ -289,25 +162,112 @@ def generate(
     return summary
 
 
-def _bundled() -> list[str]:
-    from magical_prune.refflow.designs import list_designs
+def _design_ref(design: str | os.PathLike[str]) -> str:
+    """How worker processes load the design: a bundled name as is, else a resolved path."""
+    ref = os.fspath(design)
+    if not isinstance(design, str) or ref not in list_designs():
+        ref = str(Path(ref).resolve())
+    return ref
 
-    return list_designs()
+
+def _plan(
+    space: DesignSpace, out_dir: Path, listing: set[str], summary: GenerateSummary
+) -> list[_runners.Chunk]:
+    """The chunks with layouts still to do (whole chunks are placed, only these kept);
+    counts the finished ones in ``summary.already_done``."""
+    simulate = space.options.simulate
+    todo_by_chunk: list[_runners.Chunk] = []
+    for start, stop in space.chunks():
+        todo = [
+            k
+            for k in range(start, stop)
+            if not _finished(out_dir, space.layout_name(k), simulate, listing)
+        ]
+        summary.already_done += (stop - start) - len(todo)
+        if todo:
+            todo_by_chunk.append((start, stop, todo))
+    return todo_by_chunk
+
+
+def _dispatch(
+    run: _runners.Run, chunks: list[_runners.Chunk], scheduler: str | None, design: Design
+) -> None:
+    """Run the tasks on a Dask cluster, in this process, or on a local pool."""
+    if scheduler is not None:
+        _runners.run_cluster(run, chunks, scheduler, design)
+    elif run.options.jobs == 1:
+        _runners.run_serial(run, chunks)
+    else:
+        _runners.run_pool(run, chunks)
+
+
+class _Progress:
+    """The progress bar and the summary's counts, updated as results come back; failures
+    are reported one line each (``report``, else above the bar)."""
+
+    def __init__(
+        self,
+        summary: GenerateSummary,
+        space: DesignSpace,
+        show: bool,
+        report: Callable[[str], None] | None,
+    ) -> None:
+        self.summary = summary
+        self.name = space.layout_name
+        self.bar = tqdm(
+            total=summary.candidates,
+            initial=summary.already_done,
+            desc=f"{summary.design}",
+            unit="layout",
+            disable=not show,
+            dynamic_ncols=True,
+        )
+        if report is None:
+            report = self.bar.write if show else (lambda message: None)
+        self.say = report
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.bar.close()
+
+    def record(self, done: list[tuple[int, bool, str | None]]) -> None:
+        """Count committed layouts ``(k, simulated, failure)``."""
+        for k, simulated, failure in done:
+            self.summary.placed += 1
+            self.summary.simulated += int(simulated)
+            if failure:
+                self.summary.failed[self.name(k)] = failure
+                self.say(f"{self.name(k)}: {failure}")
+        self.bar.update(len(done))
+
+    def placed(self, results: list[tuple[int, LegalLayout | str]]) -> list[tuple[int, LegalLayout]]:
+        """Report the failed placements of a chunk; return the good ones."""
+        good = []
+        for k, value in results:
+            if isinstance(value, str):
+                self.summary.failed[self.name(k)] = value
+                self.say(f"{self.name(k)}: {value}")
+                self.bar.update(1)
+            else:
+                good.append((k, value))
+        return good
 
 
 def _check_simulator() -> None:
     """Fail before any work when the evaluator cannot run (ngspice missing)."""
-    from magical_prune.refflow.spice import find_ngspice
-
-    find_ngspice()
+    spice.find_ngspice()
 
 
-def _check_bench(design: Any) -> None:
+def _check_bench(design: Design) -> None:
     """Fail before any placement when the design's bench cannot label it: a port left
     floating, or no sound operating point without layout effects (e.g. wrong bias)."""
-    from magical_prune.refflow.benchcheck import bench_help
-    from magical_prune.refflow.evaluator import Evaluator
-
     try:
         Evaluator(design.circuit, design.bench).check_design()
     except MagicalPruneError as err:
@@ -319,15 +279,4 @@ def _check_bench(design: Any) -> None:
 
 def read_mask(folder: str | os.PathLike[str], critical: Sequence[str], high: float = 10.0) -> int:
     """The critical-net subset a generated layout was placed with (from its ``weight.txt``)."""
-    from magical_prune.adapters import magical
-
     return netweights.mask_of(magical.read_weights(Path(folder) / "weight.txt"), critical, high)
-
-
-__all__ = [
-    "GenerateOptions",
-    "GenerateSummary",
-    "generate",
-    "read_mask",
-    "LAYOUT_FILES",
-]

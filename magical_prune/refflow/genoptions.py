@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field, replace
 
 from magical_prune.errors import MagicalPruneError
-from magical_prune.refflow.placer import PlacerConfig
+from magical_prune.refflow.problem import PlacerConfig
 
 __all__ = ["GenerateOptions"]
 

@@ -18,13 +18,15 @@ is returned.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
 from magical_prune.errors import MagicalPruneError
 from magical_prune.refflow.footprints import GRID
-from magical_prune.refflow.placer import LegalLayout, PlacementProblem, PlacerConfig
+from magical_prune.refflow.problem import LegalLayout, PlacementProblem, PlacerConfig
 
 #: Extra gap (grid units) that absorbs rounding: x moves <= 1.5 units per device, y <= 0.5.
 _ROUND_SLACK = (3.0, 1.0)
@@ -97,6 +99,138 @@ def relations(problem: PlacementProblem, centres: np.ndarray) -> tuple[np.ndarra
     return left, below
 
 
+@dataclass(frozen=True)
+class _Columns:
+    """Where each variable of one axis's LP starts: centres ``c`` (N), the symmetry axis
+    ``a``, the outline size, net upper and lower bounds ``U``, ``L`` (K each), and the
+    displacements ``d`` (N); ``count`` variables in all."""
+
+    n: int
+    k: int
+    centre: int
+    axis: int
+    size: int
+    upper: int
+    lower: int
+    displacement: int
+    count: int
+
+    @classmethod
+    def of(cls, n: int, k: int) -> _Columns:
+        return cls(n, k, 0, n, n + 1, n + 2, n + 2 + k, n + 2 + 2 * k, n + 2 + 2 * k + n)
+
+
+@dataclass
+class _Rows:
+    """Inequality rows ``A x <= b``, added block by block (each block: one row per bound,
+    the same coefficients on every row)."""
+
+    rows: list[np.ndarray] = field(default_factory=list)
+    cols: list[np.ndarray] = field(default_factory=list)
+    vals: list[np.ndarray] = field(default_factory=list)
+    rhs: list[np.ndarray] = field(default_factory=list)
+    count: int = 0
+
+    def add(self, row_cols: list[np.ndarray], row_vals: list[float], bound: np.ndarray) -> None:
+        m = len(bound)
+        r = np.arange(self.count, self.count + m)
+        for c, v in zip(row_cols, row_vals):
+            self.rows.append(r)
+            self.cols.append(c)
+            self.vals.append(np.full(m, v, dtype=np.float64))
+        self.rhs.append(bound.astype(np.float64))
+        self.count += m
+
+    def matrix(self, nvar: int) -> tuple[sp.csr_matrix, np.ndarray]:
+        a_ub = sp.csr_matrix(
+            (np.concatenate(self.vals), (np.concatenate(self.rows), np.concatenate(self.cols))),
+            shape=(self.count, nvar),
+        )
+        return a_ub, np.concatenate(self.rhs)
+
+
+def _inequalities(
+    problem: PlacementProblem,
+    goal: np.ndarray,
+    order: np.ndarray,
+    axis_index: int,
+    gap: float,
+    v: _Columns,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Order, outline, net-bound and displacement rows of one axis (grid units)."""
+    n, k = v.n, v.k
+    half = problem.size[:, axis_index] / (2.0 * GRID)
+    ic = v.centre
+    rows = _Rows()
+    # Order: c_i + h_i + gap <= c_j - h_j. A relation implied by a chain through a third
+    # device (i before k before j) is dropped: it cannot bind, and the LP gets much smaller.
+    as_int = order.astype(np.int32)
+    i, j = np.nonzero(order & ((as_int @ as_int) == 0))
+    rows.add([ic + i, ic + j], [1.0, -1.0], -(half[i] + half[j] + gap))
+    # Inside the outline [0, size].
+    all_dev = np.arange(n)
+    rows.add([ic + all_dev], [-1.0], -(half + _EDGE_SLACK))
+    rows.add([ic + all_dev, np.full(n, v.size)], [1.0, -1.0], -(half + _EDGE_SLACK))
+    # Net bounds: L_k <= c_dev + off <= U_k.
+    if k:
+        net_of_pin = np.repeat(np.arange(k), np.diff(problem.net_ptr))
+        dev = problem.pin_device
+        off = problem.pin_offset[:, axis_index] / GRID
+        rows.add([ic + dev, v.upper + net_of_pin], [1.0, -1.0], -off)
+        rows.add([ic + dev, v.lower + net_of_pin], [-1.0, 1.0], off)
+    # Displacement: d_i >= |c_i - goal_i|.
+    rows.add([ic + all_dev, v.displacement + all_dev], [1.0, -1.0], goal)
+    rows.add([ic + all_dev, v.displacement + all_dev], [-1.0, -1.0], -goal)
+    return rows.matrix(v.count)
+
+
+def _symmetry(
+    problem: PlacementProblem, horizontal: bool, v: _Columns
+) -> tuple[sp.csr_matrix | None, np.ndarray | None]:
+    """Equalities: pairs mirror about the axis (x) or share y; self-symmetric devices
+    centre on the axis (x)."""
+    ic, ia = v.centre, v.axis
+    eq_rows: list[int] = []
+    eq_cols: list[int] = []
+    eq_vals: list[float] = []
+    neq = 0
+    for a, b in problem.pairs:
+        if horizontal:
+            eq_rows += [neq, neq, neq]
+            eq_cols += [ic + a, ic + b, ia]
+            eq_vals += [1.0, 1.0, -2.0]
+        else:
+            eq_rows += [neq, neq]
+            eq_cols += [ic + a, ic + b]
+            eq_vals += [1.0, -1.0]
+        neq += 1
+    if horizontal:
+        for s in problem.self_symmetric:
+            eq_rows += [neq, neq]
+            eq_cols += [ic + s, ia]
+            eq_vals += [1.0, -1.0]
+            neq += 1
+    if not neq:
+        return None, None
+    return sp.csr_matrix((eq_vals, (eq_rows, eq_cols)), shape=(neq, v.count)), np.zeros(neq)
+
+
+def _cost_and_bounds(
+    weights: np.ndarray, config: PlacerConfig, target: float, horizontal: bool, v: _Columns
+) -> tuple[np.ndarray, list[tuple[float | None, float | None]]]:
+    """Displacement + weighted HPWL + outline growth; the outline is at least the target."""
+    cost = np.zeros(v.count)
+    cost[v.displacement : v.displacement + v.n] = 1.0
+    cost[v.upper : v.upper + v.k] = config.legal_wirelength * weights
+    cost[v.lower : v.lower + v.k] = -config.legal_wirelength * weights
+    cost[v.size] = config.legal_boundary
+    bounds: list[tuple[float | None, float | None]] = [(None, None)] * v.count
+    bounds[v.size] = (target, None)
+    if not horizontal:
+        bounds[v.axis] = (0.0, 0.0)
+    return cost, bounds
+
+
 def _solve_axis(
     problem: PlacementProblem,
     centre: np.ndarray,
@@ -109,91 +243,13 @@ def _solve_axis(
 
     Returns the device centres, the symmetry axis (x only, else nan) and the outline size.
     """
-    n = len(problem.names)
-    k = len(problem.nets)
-    half = problem.size[:, axis_index] / (2.0 * GRID)
-    goal = centre / GRID
-    target = problem.target[axis_index] / GRID
-    gap = config.spacing / GRID + _ROUND_SLACK[axis_index]
+    v = _Columns.of(len(problem.names), len(problem.nets))
     horizontal = axis_index == 0
-
-    # Variables: c (N), a (1), size (1), U (K), L (K), d (N).
-    ic, ia, isz = 0, n, n + 1
-    iu, il, idd = n + 2, n + 2 + k, n + 2 + 2 * k
-    nvar = n + 2 + 2 * k + n
-    rows: list[np.ndarray] = []
-    cols: list[np.ndarray] = []
-    vals: list[np.ndarray] = []
-    rhs: list[np.ndarray] = []
-    count = 0
-
-    def add(row_cols: list[np.ndarray], row_vals: list[float], bound: np.ndarray) -> None:
-        nonlocal count
-        m = len(bound)
-        r = np.arange(count, count + m)
-        for c, v in zip(row_cols, row_vals):
-            rows.append(r)
-            cols.append(c)
-            vals.append(np.full(m, v, dtype=np.float64))
-        rhs.append(bound.astype(np.float64))
-        count += m
-
-    # Order: c_i + h_i + gap <= c_j - h_j. A relation implied by a chain through a third
-    # device (i before k before j) is dropped: it cannot bind, and the LP gets much smaller.
-    as_int = order.astype(np.int32)
-    i, j = np.nonzero(order & ((as_int @ as_int) == 0))
-    add([ic + i, ic + j], [1.0, -1.0], -(half[i] + half[j] + gap))
-    # Inside the outline [0, size].
-    all_dev = np.arange(n)
-    add([ic + all_dev], [-1.0], -(half + _EDGE_SLACK))
-    add([ic + all_dev, np.full(n, isz)], [1.0, -1.0], -(half + _EDGE_SLACK))
-    # Net bounds: L_k <= c_dev + off <= U_k.
-    if k:
-        net_of_pin = np.repeat(np.arange(k), np.diff(problem.net_ptr))
-        dev = problem.pin_device
-        off = problem.pin_offset[:, axis_index] / GRID
-        add([ic + dev, iu + net_of_pin], [1.0, -1.0], -off)
-        add([ic + dev, il + net_of_pin], [-1.0, 1.0], off)
-    # Displacement: d_i >= |c_i - goal_i|.
-    add([ic + all_dev, idd + all_dev], [1.0, -1.0], goal)
-    add([ic + all_dev, idd + all_dev], [-1.0, -1.0], -goal)
-    a_ub = sp.csr_matrix(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(count, nvar)
-    )
-    b_ub = np.concatenate(rhs)
-
-    # Symmetry equalities.
-    pairs, selfs = problem.pairs, problem.self_symmetric
-    eq_rows, eq_cols, eq_vals = [], [], []
-    neq = 0
-    for a, b in pairs:
-        if horizontal:
-            eq_rows += [neq, neq, neq]
-            eq_cols += [ic + a, ic + b, ia]
-            eq_vals += [1.0, 1.0, -2.0]
-        else:
-            eq_rows += [neq, neq]
-            eq_cols += [ic + a, ic + b]
-            eq_vals += [1.0, -1.0]
-        neq += 1
-    if horizontal:
-        for s in selfs:
-            eq_rows += [neq, neq]
-            eq_cols += [ic + s, ia]
-            eq_vals += [1.0, -1.0]
-            neq += 1
-    a_eq = sp.csr_matrix((eq_vals, (eq_rows, eq_cols)), shape=(neq, nvar)) if neq else None
-    b_eq = np.zeros(neq) if neq else None
-
-    cost = np.zeros(nvar)
-    cost[idd : idd + n] = 1.0
-    cost[iu : iu + k] = config.legal_wirelength * weights
-    cost[il : il + k] = -config.legal_wirelength * weights
-    cost[isz] = config.legal_boundary
-    bounds = [(None, None)] * nvar
-    bounds[isz] = (target, None)
-    if not horizontal:
-        bounds[ia] = (0.0, 0.0)
+    gap = config.spacing / GRID + _ROUND_SLACK[axis_index]
+    a_ub, b_ub = _inequalities(problem, centre / GRID, order, axis_index, gap, v)
+    a_eq, b_eq = _symmetry(problem, horizontal, v)
+    target = problem.target[axis_index] / GRID
+    cost, bounds = _cost_and_bounds(weights, config, target, horizontal, v)
     result = linprog(
         cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq, b_eq=b_eq, bounds=bounds, method="highs"
     )
@@ -203,7 +259,7 @@ def _solve_axis(
             f"{result.message}"
         )
     sol = result.x
-    return sol[ic : ic + n], float(sol[ia]), float(sol[isz])
+    return sol[: v.n], float(sol[v.axis]), float(sol[v.size])
 
 
 def legalize(

@@ -143,15 +143,30 @@ def single_trunk_tree(
             np.zeros((0, 2), np.int64),
             np.zeros(0),
         )
+    xy, node_of_unique, edges, lengths = _trunk_and_branches(unique)
+    return _contract(
+        np.asarray(xy, dtype=np.float64) / GRID_PER_UM,
+        np.asarray([node_of_unique[u] for u in point_unique], dtype=np.int64),
+        np.asarray(edges, dtype=np.int64).reshape(-1, 2),
+        np.asarray(lengths, dtype=np.float64) / GRID_PER_UM,
+        min_length,
+    )
 
-    def median(values: list[float]) -> float:
-        v = sorted(values)
-        mid = len(v) // 2
-        return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2.0
 
+def _median(values: list[float]) -> float:
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2.0
+
+
+def _trunk_and_branches(
+    unique: list[tuple[float, float]],
+) -> tuple[list[tuple[float, float]], list[int], list[tuple[int, int]], list[float]]:
+    """The single-trunk tree over distinct points (grid units): node coordinates (trunk
+    stops first), the node of each point, the pieces as node pairs, and their lengths."""
     xs = [p[0] for p in unique]
     ys = [p[1] for p in unique]
-    my, mx = median(ys), median(xs)
+    my, mx = _median(ys), _median(xs)
     horizontal = sum(abs(y - my) for y in ys) + (max(xs) - min(xs))
     vertical = sum(abs(x - mx) for x in xs) + (max(ys) - min(ys))
     # Trunk along x at the median y (horizontal), or along y at the median x.
@@ -177,13 +192,7 @@ def single_trunk_tree(
             node_of_unique.append(len(xy) - 1)
         else:
             node_of_unique.append(stop)
-    return _contract(
-        np.asarray(xy, dtype=np.float64) / GRID_PER_UM,
-        np.asarray([node_of_unique[u] for u in point_unique], dtype=np.int64),
-        np.asarray(edges, dtype=np.int64).reshape(-1, 2),
-        np.asarray(lengths, dtype=np.float64) / GRID_PER_UM,
-        min_length,
-    )
+    return xy, node_of_unique, edges, lengths
 
 
 def _contract(

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from magical_prune._version import __version__
 from magical_prune.adapters._text import read_text
 from magical_prune.errors import MagicalPruneError, ParseError
 
@@ -74,8 +75,6 @@ def numeric_environment() -> dict[str, str]:
 def worker_environment() -> dict[str, str]:
     """:func:`numeric_environment` and the package version: what the workers of a Dask
     run are compared with (:mod:`magical_prune.cluster`)."""
-    from magical_prune._version import __version__
-
     return {"magical-prune": __version__, **numeric_environment()}
 
 
@@ -94,8 +93,6 @@ def generation_record(
             labels layouts, else None (``labels`` is then null).
         simulator: the simulator's version string (informational).
     """
-    from magical_prune import __version__
-
     labels = None
     if evaluator is not None:
         labels = {
