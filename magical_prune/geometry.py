@@ -24,6 +24,7 @@ columns that line up; layouts of different designs do not (see :func:`column_nam
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +34,14 @@ from magical_prune.placement import Placement
 
 __all__ = [
     "GeometryVectors",
+    "column_digest",
     "column_names",
+    "flat_vector",
     "geometry_vectors",
     "heat_asymmetry",
     "layout_vector",
     "pair_vector",
+    "vector_widths",
 ]
 
 NM_PER_UM = 1000.0
@@ -148,3 +152,23 @@ def column_names(placement: Placement) -> dict[str, list[str]]:
     )
     heat = [f"heat:{names[a]}-{names[b]}" for a, b in pairs]
     return {"layout": layout, "pairs": pair, "heat": heat}
+
+
+def column_digest(placement: Placement) -> str:
+    """SHA-256 of the vectors' column names: equal exactly when two layouts' vectors line
+    up (same design, same device and net order), so a learner can refuse another design."""
+    names = column_names(placement)
+    text = "\n".join(f"{k}:{','.join(v)}" for k, v in sorted(names.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def flat_vector(placement: Placement) -> np.ndarray:
+    """The layout, pair and heat vectors side by side (the row a data set stores)."""
+    v = geometry_vectors(placement)
+    return np.concatenate([v.layout, v.pairs, v.heat])
+
+
+def vector_widths(placement: Placement) -> list[int]:
+    """Lengths of the layout, pair and heat parts of :func:`flat_vector`."""
+    v = geometry_vectors(placement)
+    return [len(v.layout), len(v.pairs), len(v.heat)]

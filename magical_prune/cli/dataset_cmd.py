@@ -8,12 +8,15 @@ import os
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from magical_prune.cli._cluster import scheduler_option
 from magical_prune.cli._common import check_output, companion_options, echo_json
+
+if TYPE_CHECKING:  # the CLI imports the library lazily, when a command runs
+    from magical_prune.dataset import BuildReport
 
 
 def read_layout_performance(folder: Path) -> Mapping[str, float] | None:
@@ -79,13 +82,7 @@ def build(
     for key, value in sorted(companions.items()):
         command += [f"--{key}", str(value)]
     with contextlib.ExitStack() as stack:
-        executor = None
-        if scheduler is not None:
-            from magical_prune.cluster import dask_pool
-            from magical_prune.refflow.provenance import worker_environment
-
-            pool = stack.enter_context(dask_pool(scheduler, jobs, worker_environment))
-            executor, jobs = pool.executor, max(jobs, pool.workers)
+        executor, jobs = _cluster_executor(stack, scheduler, jobs)
         report = build_dataset(
             layouts,
             out,
@@ -103,6 +100,25 @@ def build(
             progress=not quiet and not as_json,
             executor=executor,
         )
+    _print_build_report(report, as_json)
+
+
+def _cluster_executor(
+    stack: contextlib.ExitStack, scheduler: str | None, jobs: int
+) -> tuple[Any, int]:
+    """The Dask executor of ``--scheduler`` (closed with ``stack``) and the jobs to keep
+    its workers busy; ``(None, jobs)`` without a scheduler."""
+    if scheduler is None:
+        return None, jobs
+    from magical_prune.cluster import dask_pool
+    from magical_prune.refflow.provenance import worker_environment
+
+    pool = stack.enter_context(dask_pool(scheduler, jobs, worker_environment))
+    return pool.executor, max(jobs, pool.workers)
+
+
+def _print_build_report(report: BuildReport, as_json: bool) -> None:
+    """The build's report: one JSON object, or a line plus the layouts left out (stderr)."""
     if as_json:
         echo_json(
             {
