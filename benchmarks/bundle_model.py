@@ -30,6 +30,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -89,22 +90,24 @@ def held_out_prune_rate(scores: np.ndarray, labels: np.ndarray) -> dict[str, flo
 
 
 def per_design(model_path: Path, paths: dict[str, Path], seed: int) -> dict[str, dict]:
-    from magical_prune.checkpoint import load_checkpoint
     from magical_prune.dataset import LabelledDataset
-    from magical_prune.training import TrainConfig, finetune, predict_scores
+    from magical_prune.predict import Predictor
+    from magical_prune.predict.calibrate_data import score_layouts
+    from magical_prune.training import TrainConfig, finetune
 
     rows = {}
     for design, path in paths.items():
         data = LabelledDataset.open(path, metric=METRIC[design])
         split = data.split(0.0)
         labels = data.labels[split.test]
-        model, _ = load_checkpoint(model_path)
-        direct = held_out_prune_rate(predict_scores(model, data, split.test), labels)
+        predictor = Predictor.load(model_path)  # scored as `score` and the hook score
+        direct = held_out_prune_rate(score_layouts(predictor, data, split.test), labels)
         row = {"layouts": len(data), "test_layouts": int(len(split.test)), "as_is": direct}
         if design != "ota1":
             tuned = finetune(model_path, data, TrainConfig(alpha=0.1, seed=seed), progress=False)
+            tuned_predictor = Predictor.from_model(tuned.model, tuned.card)
             row["finetuned_alpha_0.1"] = held_out_prune_rate(
-                predict_scores(tuned.model, data, split.test), labels
+                score_layouts(tuned_predictor, data, split.test), labels
             )
             row["finetuned_test_metrics"] = tuned.test_metrics
         rows[design] = row
@@ -143,12 +146,12 @@ def main() -> None:
     cal = calibrate_checkpoint(trained, ota1, TARGET_FOR, split="test")
     print(f"calibration on the ota1 test split: {cal.calibration.describe()}", flush=True)
     command = "python " + " ".join(["benchmarks/bundle_model.py", *sys.argv[1:]])
-    cal.predictor.meta["created_by"] = command
-    cal.predictor.meta["reference_data"] = (
+    reference = (
         f"magical-prune refflow generate ota1 -n {args.layouts} --seed 0 --mismatch 0 (reference "
         "flow: analytical placer over net-weight subsets, ngspice labels without random "
         "mismatch); dataset build at 64x64, exact rasterizer"
     )
+    cal.predictor.card = replace(cal.predictor.card, created_by=command, reference_data=reference)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     cal.save(args.output)
     rows = per_design(args.output, {"ota1": ota1, **others}, args.seed)

@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from magical_prune.checkpoint import save_checkpoint
+from magical_prune.card import InputSpec, LabelSpec, ModelCard
+from magical_prune.checkpoint import save_model
 from magical_prune.features import IMAGE_NAMES, extract
 from magical_prune.hook import HookConfig, PruneHook
 from magical_prune.models import create_model
@@ -49,13 +50,14 @@ def _features_benchmark():
     return module
 
 
-def save_model(path: Path, size: int = 64) -> Path:
+def write_model(path: Path, size: int = 64) -> Path:
     torch.manual_seed(0)
     model = create_model("efficient", image_size=size)
-    meta = {"arch": "efficient", "image_size": size, "channel_order": list(IMAGE_NAMES),
-            "feature_config": {"size": size, "rasterizer": "exact"},
-            "label": {"metric": "Offset_Voltage", "worst_percent": 25.0}}  # fmt: skip
-    return save_checkpoint(path, model, meta)
+    inputs = InputSpec(image_size=size, channel_order=IMAGE_NAMES,
+                       feature_config={"size": size, "rasterizer": "exact"})  # fmt: skip
+    card = ModelCard(arch="efficient", inputs=inputs,
+                     label=LabelSpec(metric="Offset_Voltage", worst_percent=25.0))  # fmt: skip
+    return save_model(path, model, card)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -100,7 +102,7 @@ def batch_rate(
     items = [placements[k % len(placements)] for k in range(count)]
     predictor.score(items[:64])  # warm-up
     rates, cpu_rates, infer_rates = [], [], []
-    x = predictor.features_many(items)
+    x = predictor.prepare(items)
     for _ in range(repeats):
         c0, t0 = time.process_time(), time.perf_counter()
         predictor.score(items)
@@ -153,7 +155,7 @@ def main() -> None:
           f"features {extract(p0).shape}")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        model = save_model(root / "efficient64.pt")
+        model = write_model(root / "efficient64.pt")
         lat = hook_latency(model, placements, args.latency_repeats)
         print(
             f"hook latency (1 thread): median {lat['median_ms']:.2f} ms, "

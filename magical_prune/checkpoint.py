@@ -6,19 +6,17 @@ plain containers, so a model file from an untrusted source cannot execute code; 
 the metadata must be plain (str/int/float/bool/None, lists, str-keyed dicts), which
 :func:`save_checkpoint` checks.
 
-Metadata keys written by :mod:`magical_prune.training` (all optional for foreign callers
-except ``arch`` and ``image_size``): ``arch``, ``image_size``, ``channel_order``,
-``label`` (metric, worst_percent, balanced, critical_value, source), ``threshold`` (decision
-threshold on the score, default 0.5), ``data`` (training data hash and provenance),
-``package_version``, ``train_config``, ``parent`` (the model fine-tuned from), ``test_metrics``,
-``history``.
+The metadata is a :class:`~magical_prune.card.ModelCard` on disk: :func:`save_model`,
+:func:`read_model` and :func:`load_model` exchange the card, and every read checks it (types,
+card version, a sane image size before anything is sized from it). The dict-based
+:func:`save_checkpoint`, :func:`read_checkpoint` and :func:`load_checkpoint` hand over the
+metadata as the file holds it, for callers not yet on the card.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,14 +26,28 @@ import torch
 
 from magical_prune._files import check_regular, content_kind, os_error_message, read_bytes
 from magical_prune._version import __version__
-from magical_prune.card import ModelCard
+from magical_prune.card import DEFAULT_THRESHOLD, ModelCard, finite_or_none, thaw
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.features import MAX_IMAGE_SIZE
+from magical_prune.models import create_model
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "check_fits",
+    "file_sha256",
+    "finite_or_none",
+    "load_checkpoint",
+    "load_model",
+    "read_checkpoint",
+    "read_model",
+    "save_checkpoint",
+    "save_model",
+]
 
 FORMAT = "magical-prune-checkpoint"
 FORMAT_VERSION = 1
-#: decision threshold on P(prune) unless a checkpoint says otherwise
-DEFAULT_THRESHOLD = 0.5
 
 ModelFactory = Callable[[str, int], torch.nn.Module]
 
@@ -77,8 +89,8 @@ def save_checkpoint(
     for key in ("arch", "image_size"):
         if key not in meta:
             raise ValueError(f"checkpoint metadata needs {key!r}")
-    meta.setdefault("package_version", __version__)
-    meta.setdefault("threshold", DEFAULT_THRESHOLD)
+    defaults = {"package_version": __version__, "threshold": DEFAULT_THRESHOLD}
+    meta.update({k: v for k, v in defaults.items() if k not in meta})
     state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
     blob = {"format": FORMAT, "format_version": FORMAT_VERSION, "meta": meta, "state_dict": state}
     path = Path(path)
@@ -106,13 +118,8 @@ def _unreadable_reason(path: Path, err: Exception) -> str:
     return f"not a PyTorch file: {content_kind(head) or 'a text file'}"
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint's state dict and metadata without building the model.
-
-    Raises:
-        CheckpointError: the file is missing, not a torch file, holds anything but tensors
-            and plain data, or is not a magical-prune checkpoint.
-    """
+def _read_blob(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A checkpoint's state dict and raw metadata, format checked, nothing else."""
     try:  # a FIFO or device would block or never end inside torch.load
         path = check_regular(path, "model file")
     except MagicalPruneError as err:
@@ -136,29 +143,51 @@ def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tenso
     meta, state = blob.get("meta"), blob.get("state_dict")
     if not isinstance(meta, dict) or not isinstance(state, dict):
         raise CheckpointError("model file lacks metadata or weights", path)
-    for key, kind in (("arch", str), ("image_size", int)):
-        if not isinstance(meta.get(key), kind):
-            raise CheckpointError(f"model metadata lacks {key!r}", path)
-    size = meta["image_size"]
-    if isinstance(size, bool) or not 1 <= size <= MAX_IMAGE_SIZE:
-        # checked before any model or feature buffer is sized from it
+    return state, meta
+
+
+def _card(meta: Mapping[str, Any], path: str | os.PathLike[str]) -> ModelCard:
+    """The card of a file's metadata, its image size checked before anything is sized
+    from it."""
+    card = ModelCard.from_meta(meta, path)
+    size = card.image_size
+    if card.inputs.kind == "images" and not 1 <= size <= MAX_IMAGE_SIZE:
         raise CheckpointError(
             f"model metadata records image size {size!r}, not in 1..{MAX_IMAGE_SIZE}: "
             "the file is damaged or was not written by magical-prune",
             path,
         )
+    return card
+
+
+def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], ModelCard]:
+    """A model file's weights and card, without building the model.
+
+    Raises:
+        CheckpointError: the file is missing, not a torch file, holds anything but tensors
+            and plain data, is not a magical-prune checkpoint, or its card is malformed
+            (wrong-typed field, absurd image size) or newer than this package reads.
+    """
+    state, meta = _read_blob(path)
+    return state, _card(meta, path)
+
+
+def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Like :func:`read_model`, with the metadata as the file holds it (a plain dict).
+
+    Raises:
+        CheckpointError: see :func:`read_model`.
+    """
+    state, meta = _read_blob(path)
+    _card(meta, path)
     return state, meta
 
 
-def _default_factory(meta: Mapping[str, Any], path: Path) -> ModelFactory:
-    """``create_model`` with the architecture options the checkpoint recorded."""
-    kwargs = meta.get("model_kwargs") or {}
-    if not isinstance(kwargs, Mapping):
-        raise CheckpointError("model_kwargs in the metadata is not a mapping", path)
+def _default_factory(card: ModelCard) -> ModelFactory:
+    """``create_model`` with the architecture options the card recorded."""
+    kwargs = thaw(card.model_kwargs)
 
     def create(arch: str, image_size: int) -> torch.nn.Module:
-        from magical_prune.models import create_model
-
         try:
             return create_model(arch, image_size=image_size, **kwargs)
         except TypeError as err:  # an option this version's architecture does not take
@@ -167,27 +196,16 @@ def _default_factory(meta: Mapping[str, Any], path: Path) -> ModelFactory:
     return create
 
 
-def load_checkpoint(
+def _build(
+    state: Mapping[str, torch.Tensor],
+    card: ModelCard,
     path: str | os.PathLike[str],
-    *,
-    device: str | torch.device = "cpu",
-    factory: ModelFactory | None = None,
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """Build the model a checkpoint describes and load its weights (in eval mode).
-
-    Args:
-        path: the model file.
-        device: where to put the model.
-        factory: ``(arch, image_size) -> nn.Module``; by default
-            :func:`magical_prune.models.create_model` with the checkpoint's ``model_kwargs``.
-
-    Raises:
-        CheckpointError: unreadable/foreign file, unknown architecture, or weights that do
-            not fit the architecture.
-    """
-    state, meta = read_checkpoint(path)
+    device: str | torch.device,
+    factory: ModelFactory | None,
+) -> torch.nn.Module:
+    """The model a card describes with ``state`` loaded, on ``device``, in eval mode."""
     try:
-        model = (factory or _default_factory(meta, Path(path)))(meta["arch"], meta["image_size"])
+        model = (factory or _default_factory(card))(card.arch, card.image_size)
     except MagicalPruneError as err:
         raise CheckpointError(f"cannot build the model: {err.message}", path) from None
     try:
@@ -195,15 +213,48 @@ def load_checkpoint(
     except RuntimeError as err:
         first = str(err).strip().splitlines()
         raise CheckpointError(
-            f"weights do not fit architecture {meta['arch']!r}: {' '.join(first[:2])[:300]}", path
+            f"weights do not fit architecture {card.arch!r}: {' '.join(first[:2])[:300]}", path
         ) from None
     model.to(device)
     model.eval()
-    return model, meta
+    return model
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    device: str | torch.device = "cpu",
+    factory: ModelFactory | None = None,
+) -> tuple[torch.nn.Module, ModelCard]:
+    """Build the model a file describes, load its weights (eval mode), and return its card.
+
+    Args:
+        path: the model file.
+        device: where to put the model.
+        factory: ``(arch, image_size) -> nn.Module``; by default
+            :func:`magical_prune.models.create_model` with the card's ``model_kwargs``.
+
+    Raises:
+        CheckpointError: unreadable/foreign file, malformed card, unknown architecture, or
+            weights that do not fit the architecture.
+    """
+    state, card = read_model(path)
+    return _build(state, card, path, device, factory), card
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    device: str | torch.device = "cpu",
+    factory: ModelFactory | None = None,
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Like :func:`load_model`, with the metadata as the file holds it (a plain dict)."""
+    state, meta = _read_blob(path)
+    return _build(state, _card(meta, path), path, device, factory), meta
 
 
 def check_fits(
-    meta: Mapping[str, Any],
+    card: ModelCard | Mapping[str, Any],
     *,
     image_size: int,
     channel_order: Sequence[str] | None,
@@ -212,18 +263,24 @@ def check_fits(
 ) -> None:
     """Refuse data whose image size or feature-image order differs from the model's.
 
+    Args:
+        card: the model's card (or its metadata, read as a card).
+
     Raises:
         CheckpointError: naming the model file and what differs.
     """
+    if not isinstance(card, ModelCard):
+        card = ModelCard.from_meta(card, path)
     where = f" of {os.fspath(data)}" if data is not None else ""
-    if int(meta["image_size"]) != int(image_size):
+    size = card.image_size
+    if size != int(image_size):
         raise CheckpointError(
-            f"model expects {meta['image_size']}x{meta['image_size']} images but the data{where} "
-            f"has {image_size}x{image_size}; rebuild the data set with --size "
-            f"{meta['image_size']} or use a model trained at {image_size}",
+            f"model expects {size}x{size} images but the data{where} has "
+            f"{image_size}x{image_size}; rebuild the data set with --size {size} or use a "
+            f"model trained at {image_size}",
             path,
         )
-    want = meta.get("channel_order")
+    want = card.channel_order
     if want is not None and channel_order is not None and list(want) != list(channel_order):
         raise CheckpointError(
             f"model expects feature images in the order {', '.join(want)} but the data{where} "
@@ -241,33 +298,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def finite_or_none(x: float | None) -> float | None:
-    """JSON and weights_only both accept NaN, but reports read better with None."""
-    return None if x is None or not math.isfinite(x) else float(x)
-
-
-# -- the card-based API: a model file is weights plus a ModelCard -----------------------------
 def save_model(path: str | os.PathLike[str], model: torch.nn.Module, card: ModelCard) -> Path:
     """Write ``model``'s weights with its card (atomically, see :func:`save_checkpoint`)."""
     return save_checkpoint(path, model, card.to_meta())
-
-
-def read_model(path: str | os.PathLike[str]) -> tuple[dict[str, torch.Tensor], ModelCard]:
-    """A model file's weights and card, without building the model.
-
-    Raises:
-        CheckpointError: see :func:`read_checkpoint`; also a malformed or too new card.
-    """
-    state, meta = read_checkpoint(path)
-    return state, ModelCard.from_meta(meta, path)
-
-
-def load_model(
-    path: str | os.PathLike[str],
-    *,
-    device: str | torch.device = "cpu",
-    factory: ModelFactory | None = None,
-) -> tuple[torch.nn.Module, ModelCard]:
-    """Build the model a file describes, load its weights (eval mode), and return its card."""
-    model, meta = load_checkpoint(path, device=device, factory=factory)
-    return model, ModelCard.from_meta(meta, path)

@@ -177,10 +177,10 @@ def explain(predictor: Predictor, placement: Placement | FeatureStack) -> Explan
         MagicalPruneError: a NaN score, or an architecture whose evidence cannot be split
             by feature image.
     """
-    features = predictor.features(placement)
-    score = float(predictor.score_features(features[None])[0])
-    evidence, method = activation_map(predictor, features[None])
-    evidence = evidence[0]
+    batch = predictor.prepare(placement)  # scored as `score` and the hook score it
+    score = float(predictor.score_features(batch)[0])
+    evidence, method = activation_map(predictor, batch)
+    features, evidence = batch[0], evidence[0]
     geometry = placement if isinstance(placement, Placement) else None
     bbox = None
     if geometry is not None:

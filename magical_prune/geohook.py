@@ -27,12 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
+from magical_prune.calibrate import calibrate_threshold
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geolearn import GeometryLearner, LearnerConfig, stack_vectors
 from magical_prune.geometry import GeometryVectors, geometry_vectors
 from magical_prune.hook import Decision
 from magical_prune.placement import Placement
-from magical_prune.predict import calibrate_threshold
 
 __all__ = ["GeometryHook", "GeometryHookConfig"]
 

@@ -19,7 +19,6 @@ arrays as tensors, read with ``weights_only=True``, and a card with family ``geo
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -34,23 +33,16 @@ from magical_prune.calibrate import calibrate_threshold, check_threshold
 from magical_prune.card import CalibrationRecord, DataRecord, InputSpec, LabelSpec, ModelCard
 from magical_prune.checkpoint import read_model, save_model
 from magical_prune.errors import CheckpointError, MagicalPruneError
-from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables, stack_vectors
-from magical_prune.geometry import column_names, geometry_vectors
+from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
+from magical_prune.geometry import column_digest, flat_vector, vector_widths
 from magical_prune.labels import label_by_rank
 from magical_prune.placement import Placement
 
-__all__ = ["FAMILY", "GeometryScorer", "fit_geometry"]
+__all__ = ["FAMILY", "DesignColumns", "GeometryScorer", "fit_geometry", "fit_rows"]
 
 FAMILY = "geometry"
 #: decimals a score is rounded to, as for the CNN (a score does not depend on the batch)
 SCORE_DECIMALS = 6
-
-
-def columns_digest(placement: Placement) -> tuple[str, list[str]]:
-    """SHA-256 of the vectors' column names, and the device names (the design's identity)."""
-    names = column_names(placement)
-    text = "\n".join(f"{k}:{','.join(v)}" for k, v in sorted(names.items()))
-    return hashlib.sha256(text.encode()).hexdigest(), list(placement.names)
 
 
 class _Weights(torch.nn.Module):
@@ -88,8 +80,7 @@ class GeometryScorer:
         items = [placements] if isinstance(placements, Placement) else list(placements)
         for p in items:
             self._check_design(p)
-        t = stack_vectors([geometry_vectors(p) for p in items])
-        return np.column_stack([t.layout, t.pairs, t.heat])
+        return np.stack([flat_vector(p) for p in items])
 
     def score_prepared(self, x: np.ndarray) -> np.ndarray:
         widths = [int(w) for w in self._geometry["widths"]]
@@ -99,11 +90,9 @@ class GeometryScorer:
                 f"geometry inputs have {x.shape[1]} columns; the model reads {sum(widths)}",
                 self.source,
             )
-        parts = np.split(x, np.cumsum(widths)[:-1], axis=1)
-        raw = self.learner.scores(Tables(*parts))
+        raw = self.learner.scores(_split(x, widths))
         slope, intercept = (float(v) for v in self._geometry["probability"])
-        with np.errstate(over="ignore"):
-            p = 1.0 / (1.0 + np.exp(-(slope * raw + intercept)))
+        p = _sigmoid(slope * raw + intercept)
         return np.round(p, SCORE_DECIMALS)
 
     def score(self, placements: Placement | Sequence[Placement]) -> np.ndarray:
@@ -121,8 +110,8 @@ class GeometryScorer:
             raise MagicalPruneError(
                 f"a geometry model scores placements, not {type(placement).__name__}"
             )
-        digest, names = columns_digest(placement)
-        if digest != self._geometry.get("columns_sha256"):
+        names = placement.names
+        if column_digest(placement) != self._geometry.get("columns_sha256"):
             design = self.card.design or "another design"
             raise CheckpointError(
                 f"this geometry model learnt {design} ({len(self._geometry.get('devices', []))} "
@@ -131,9 +120,29 @@ class GeometryScorer:
                 self.source,
             )
 
+    def check_data(self, data: Any) -> None:
+        """Refuse a data set (a :class:`~magical_prune.dataset.DataFile`) whose stored
+        geometry is not of this model's design, or that stores none."""
+        info = data.geometry_info
+        if info is None:
+            data.read_geometry()  # raises the data set's own "no geometry" error
+        if info.get("columns_sha256") != self._geometry.get("columns_sha256"):
+            raise CheckpointError(
+                f"this geometry model learnt {self.card.design or 'another design'}; the "
+                f"layouts of {data.path} ({data.design or 'unknown design'}) do not line up "
+                "with it: a geometry model scores layouts of its own design only",
+                self.source,
+            )
+
     # -- files --------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        return save_model(path, _Weights(self.learner.state()), self.card)
+    def save(
+        self, path: str | os.PathLike[str], calibration: Mapping[str, Any] | None = None
+    ) -> Path:
+        """Write the model; ``calibration`` (a calibration record) is put in its card."""
+        card = self.card
+        if calibration is not None:
+            card = card.with_calibration(calibration, self.threshold)
+        return save_model(path, _Weights(self.learner.state()), card)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> GeometryScorer:
@@ -157,9 +166,38 @@ class GeometryScorer:
         return cls(learner, card, source)
 
 
+@dataclass(frozen=True)
+class DesignColumns:
+    """Which design a geometry table belongs to: column digest, part widths, device names."""
+
+    digest: str
+    widths: tuple[int, ...]
+    devices: tuple[str, ...]
+
+    @classmethod
+    def of(cls, placement: Placement) -> DesignColumns:
+        return cls(column_digest(placement), tuple(vector_widths(placement)),
+                   tuple(placement.names))  # fmt: skip
+
+    @classmethod
+    def from_info(cls, info: Mapping[str, Any]) -> DesignColumns:
+        """From a data set's ``geometry`` attribute."""
+        return cls(str(info["columns_sha256"]), tuple(int(w) for w in info["widths"]),
+                   tuple(str(d) for d in info["devices"]))  # fmt: skip
+
+
 def fit_geometry(
-    placements: Sequence[Placement],
+    placements: Sequence[Placement], values: np.ndarray, **options: Any
+) -> GeometryScorer:
+    """Fit a geometry model on labelled placements of one design (see :func:`fit_rows`)."""
+    rows = np.stack([flat_vector(p) for p in placements])
+    return fit_rows(rows, values, DesignColumns.of(placements[0]), **options)
+
+
+def fit_rows(
+    rows: np.ndarray,
     values: np.ndarray,
+    columns: DesignColumns,
     *,
     metric: str = "Offset_Voltage",
     worst_percent: float = 25.0,
@@ -168,19 +206,16 @@ def fit_geometry(
     design: str | None = None,
     data: Mapping[str, Any] | None = None,
 ) -> GeometryScorer:
-    """Fit a geometry model on labelled layouts of one design.
+    """Fit a geometry model on geometry rows (a data set's, or placements') and metrics.
 
     The threshold is calibrated for ``target_for`` on the learner's out-of-fold scores (the
     training labels are never scored by a model that saw them); ``None`` keeps 0.5.
     """
     values = np.asarray(values, dtype=np.float64)
     labelled = label_by_rank(values, metric, worst_percent)
-    learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed)).fit_placements(
-        placements, values
-    )
+    tables = _split(rows, columns.widths)
+    learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed)).fit(tables, values)
     slope, intercept = _probability_map(learner.oof_scores, labelled.labels)
-    digest, devices = columns_digest(placements[0])
-    t = stack_vectors([geometry_vectors(placements[0])])
     card = ModelCard(
         arch=f"geometry:{learner.chosen}",
         family=FAMILY,
@@ -192,7 +227,7 @@ def fit_geometry(
             balanced=False,
             critical_value=float(labelled.critical_value),
         ),  # fmt: skip
-        data=None if data is None else _data_record(data, design),
+        data=None if data is None else DataRecord.from_dict({"design": design, **dict(data)}),
         extra={
             FAMILY: {
                 "metric": metric,
@@ -200,22 +235,31 @@ def fit_geometry(
                 "candidate": learner.chosen,
                 "cv_spearman": dict(learner.cv),
                 "probability": [slope, intercept],
-                "widths": [t.layout.shape[1], t.pairs.shape[1], t.heat.shape[1]],
-                "columns_sha256": digest,
-                "devices": devices,
+                "widths": list(columns.widths),
+                "columns_sha256": columns.digest,
+                "devices": list(columns.devices),
                 "n_labels": int(len(values)),
-                "fit_seconds": round(learner.fit_seconds, 3),
             }
         },  # fmt: skip
     )
     scorer = GeometryScorer(learner, card)
     if target_for is not None:
-        oof = np.round(1.0 / (1.0 + np.exp(-(slope * learner.oof_scores + intercept))), 6)
+        oof = np.round(_sigmoid(slope * learner.oof_scores + intercept), SCORE_DECIMALS)
         cal = calibrate_threshold(oof, labelled.labels, target_for)
         record = {**cal.to_dict(), "split": "out-of-fold"}
         scorer.card = replace(card, threshold=cal.threshold,
                               calibration=CalibrationRecord.from_dict(record))  # fmt: skip
     return scorer
+
+
+def _split(rows: np.ndarray, widths: Sequence[int]) -> Tables:
+    rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
+    return Tables(*np.split(rows, np.cumsum(widths)[:-1], axis=1))
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def _probability_map(scores: np.ndarray | None, labels: np.ndarray) -> tuple[float, float]:
@@ -226,7 +270,3 @@ def _probability_map(scores: np.ndarray | None, labels: np.ndarray) -> tuple[flo
     scale = float(np.std(s)) or 1.0
     fit = LogisticRegression(C=1e4).fit((s / scale)[:, None], labels)
     return float(fit.coef_[0, 0] / scale), float(fit.intercept_[0])
-
-
-def _data_record(data: Mapping[str, Any], design: str | None) -> DataRecord:
-    return DataRecord.from_dict({"design": design, **dict(data)})

@@ -4,7 +4,7 @@ A target FOR is chosen blind unless one sees what every threshold costs. Pruning
 lowers the FOR (bad layouts among those kept) and raises the share of good layouts pruned
 with the bad ones; pruning at random leaves the FOR at the share of bad layouts and prunes
 good layouts at the prune rate itself. :func:`tradeoff` condenses the whole curve of
-:func:`magical_prune.predict.for_curve` to at most a few hundred points (for JSON and plots)
+:func:`magical_prune.calibrate.for_curve` to at most a few hundred points (for JSON and plots)
 and marks the operating point of one threshold on it.
 """
 
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from magical_prune.predict import for_curve
+from magical_prune.calibrate import for_curve
 
 __all__ = ["Tradeoff", "operating_point", "tradeoff"]
 

@@ -153,7 +153,7 @@ def test_model_info_text_and_json(tiny):
 def test_model_info_without_bundled_model(monkeypatch, tiny):
     from magical_prune import predict
 
-    monkeypatch.setattr(predict, "BUNDLED_MODEL", "assets/not-there.pt")
+    monkeypatch.setattr(predict.predictor, "BUNDLED_MODEL", "assets/not-there.pt")
     assert "no bundled model" in one_line_error(run("model-info"))
     assert "no bundled model" in one_line_error(run("score", tiny.layouts[0]))
 

@@ -6,15 +6,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pruning_fixtures import write_layouts
 from scipy.stats import spearmanr
 
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.checkpoint import read_model
+from magical_prune.dataset import open_dataset
 from magical_prune.errors import CheckpointError
-from magical_prune.geomodel import GeometryScorer, fit_geometry
+from magical_prune.geometry import column_digest, flat_vector
+from magical_prune.geomodel import DesignColumns, GeometryScorer, fit_geometry, fit_rows
+from magical_prune.predict import calibrate_checkpoint, load_scorer
 from magical_prune.scorer import Scorer
-
-from pruning_fixtures import write_layouts
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ota3"
 
@@ -67,3 +69,35 @@ def test_another_design_is_refused_not_scored(fitted):  # noqa: ANN001
 def test_a_cnn_model_file_is_not_a_geometry_model(tmp_path, tiny):  # noqa: ANN001
     with pytest.raises(CheckpointError, match="not a geometry model"):
         GeometryScorer.load(tiny.model)
+
+
+def test_a_built_data_set_stores_the_geometry_the_learner_reads(tiny):  # noqa: ANN001
+    data = open_dataset(tiny.data)
+    info = data.geometry_info
+    placements = [load_placement(p) for p in tiny.layouts]
+    by_id = {p.name: pl for p, pl in zip(tiny.layouts, placements)}
+    ordered = [by_id[i] for i in data.ids]
+    assert info is not None and info["columns_sha256"] == column_digest(ordered[0])
+    rows = data.read_geometry()
+    assert np.array_equal(rows, np.stack([flat_vector(p) for p in ordered]))
+    values = data.metric("Offset_Voltage")
+    from_rows = fit_rows(rows[:100], values[:100], DesignColumns.from_info(info))
+    from_placements = fit_geometry(ordered[:100], values[:100])
+    assert from_rows.card.extra == from_placements.card.extra
+    assert np.array_equal(from_rows.score(ordered[100:]), from_placements.score(ordered[100:]))
+
+
+def test_calibrate_and_load_a_geometry_model_like_any_model(tmp_path, tiny):  # noqa: ANN001
+    data = open_dataset(tiny.data)
+    info = data.geometry_info
+    values = data.metric("Offset_Voltage")
+    model = fit_rows(data.read_geometry(), values, DesignColumns.from_info(info), design="tiny")
+    path = model.save(tmp_path / "geo.pt")
+    scorer = load_scorer(path)
+    assert isinstance(scorer, GeometryScorer) and scorer.card == model.card
+    result = calibrate_checkpoint(path, tiny.data, 0.15, split="all")
+    assert result.calibration.target_for == 0.15
+    assert np.array_equal(result.scores, scorer.score_prepared(data.read_geometry()))
+    saved = result.save(tmp_path / "calibrated.pt")
+    assert load_scorer(saved).card.calibration.target_for == 0.15
+    assert load_scorer(saved).threshold == result.calibration.threshold

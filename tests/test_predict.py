@@ -156,7 +156,7 @@ def test_threshold_override_and_checks(tiny):
 
 
 def test_no_bundled_model_is_a_clear_error(monkeypatch):
-    monkeypatch.setattr(predict, "BUNDLED_MODEL", "assets/not-there.pt")
+    monkeypatch.setattr(predict.predictor, "BUNDLED_MODEL", "assets/not-there.pt")
     with pytest.raises(CheckpointError, match="no bundled model"):
         Predictor.load()
 

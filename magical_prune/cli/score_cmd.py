@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -24,6 +24,9 @@ from magical_prune.cli._common import (
     echo_json,
 )
 from magical_prune.errors import MagicalPruneError
+
+if TYPE_CHECKING:
+    from magical_prune.card import ModelCard
 
 _GLOB_CHARS = frozenset("*?[")
 #: names a glob match must look like to be taken as a placement result file
@@ -181,7 +184,7 @@ def score(
         check_output(plot, force)
     failed_args: dict[str, str] = {}
     paths = expand_inputs(placements, failed_args if keep_going else None)
-    from magical_prune.predict import Predictor
+    from magical_prune.predict.predictor import Predictor
 
     predictor = Predictor.load(model, threshold=threshold)
     scores, errors = _score_all(predictor, paths, companions, keep_going, batch_size, threads)
@@ -234,7 +237,7 @@ def _score_all(
     import numpy as np
     from tqdm import tqdm
 
-    from magical_prune.predict import torch_threads
+    from magical_prune.models.fast import torch_threads
 
     loaded: list[tuple[int, Any]] = []
     errors: dict[int, str] = {}
@@ -242,7 +245,7 @@ def _score_all(
         tqdm(paths, desc="loading", unit="placement", disable=not _progress(len(paths)))
     ):
         try:
-            loaded.append((i, predictor.features(_load(path, companions))))
+            loaded.append((i, predictor.prepare(_load(path, companions))[0]))
         except MagicalPruneError as err:
             if not keep_going:
                 raise err.at(path) from None
@@ -251,7 +254,7 @@ def _score_all(
     if not loaded:
         return scores, errors
     with torch_threads(threads or None):
-        raw = predictor.raw_scores(np.stack([f for _, f in loaded]), batch_size)
+        raw = predictor.score_prepared(np.stack([f for _, f in loaded]), batch_size)
     bad = [i for (i, _), s in zip(loaded, raw) if np.isnan(s)]
     if bad and not keep_going:
         raise MagicalPruneError(
@@ -290,57 +293,65 @@ def _pct(x: Any) -> str:
     return "n/a" if x is None else f"{100 * float(x):.2f}%"
 
 
-def describe_meta(meta: dict[str, Any], path: str, bundled: bool) -> list[str]:
-    """Human lines of a model's metadata."""
+def describe_card(card: ModelCard, path: str, bundled: bool) -> list[str]:
+    """Human lines of a model's card (:class:`~magical_prune.card.ModelCard`)."""
+    from magical_prune.card import DataRecord, LabelSpec, thaw
     from magical_prune.metrics import format_metrics
 
+    inputs = card.inputs
     lines = [f"model:          {path}{' (bundled)' if bundled else ''}"]
-    lines.append(f"architecture:   {meta.get('arch')}"
-                 + (f" {meta['model_kwargs']}" if meta.get("model_kwargs") else ""))  # fmt: skip
-    fc = meta.get("feature_config") or {}
-    lines.append(f"images:         {meta.get('image_size')}x{meta.get('image_size')}, "
-                 f"rasterizer {fc.get('rasterizer', 'exact')}")  # fmt: skip
-    if meta.get("channel_order"):
-        lines.append(f"channel order:  {', '.join(meta['channel_order'])}")
-    label = meta.get("label") or {}
-    if label:
-        what = label.get("metric") or "stored labels"
+    lines.append(f"architecture:   {card.arch}"
+                 + (f" {thaw(card.model_kwargs)}" if card.model_kwargs else ""))  # fmt: skip
+    lines.append(f"images:         {inputs.image_size}x{inputs.image_size}, "
+                 f"rasterizer {inputs.rasterizer}")  # fmt: skip
+    if card.channel_order:
+        lines.append(f"channel order:  {', '.join(card.channel_order)}")
+    if card.label != LabelSpec():  # a card without a label definition has the defaults
+        lines.append(_label_line(card))
+    lines.extend(_threshold_lines(card))
+    data = card.data
+    if data is not None and data != DataRecord():
         lines.append(
-            f"label:          1 = prune = worst {label.get('worst_percent', 25):g}% by {what}"
-            + (" (balanced)" if label.get("balanced") else "")
-            + (f", critical value {label['critical_value']:.6g}"
-               if label.get("critical_value") is not None else "")
-        )  # fmt: skip
-    cal = meta.get("calibration")
-    t = float(meta.get("threshold", 0.5))
-    lines.append(f"threshold:      {'none (prunes nothing)' if t > 1 else f'{t:.4f}'}"
-                 + ("" if cal else " (not calibrated)"))  # fmt: skip
-    if cal:
-        data = cal.get("data") or {}
-        lines.append(
-            f"calibration:    FOR {_pct(cal.get('achieved_for'))} <= target "
-            f"{_pct(cal.get('target_for'))}, prune rate {_pct(cal.get('prune_rate'))} on "
-            f"{data.get('n_calibration')} layouts ({cal.get('split')} split of "
-            f"{data.get('design') or data.get('path')})"
+            f"training data:  {data.design or '?'} ({data.path}), "
+            f"{data.n_train} train / {data.n_test} test layouts, "
+            f"content {str(data.content_hash)[:12]}"
         )
-    data = meta.get("data") or {}
-    if data:
-        lines.append(
-            f"training data:  {data.get('design') or '?'} ({data.get('path')}), "
-            f"{data.get('n_train')} train / {data.get('n_test')} test layouts, "
-            f"content {str(data.get('content_hash'))[:12]}"
-        )
-    tm = meta.get("test_metrics")
+    tm = card.test_metrics
     if tm and "tp" in tm:
         lines.append(f"test metrics:   {format_metrics(tm)}")
-    parent = meta.get("parent")
-    if parent:
-        lines.append(f"fine-tuned from: {parent.get('path') or parent.get('design') or '?'}")
-    if meta.get("reference_data"):
-        lines.append(f"reference data: {meta['reference_data']}")
-    if meta.get("created_by"):
-        lines.append(f"made by:        {meta['created_by']}")
-    lines.append(f"package:        magical-prune {meta.get('package_version')}")
+    if card.parent is not None:
+        lines.append(f"fine-tuned from: {card.parent.path or card.parent.design or '?'}")
+    if card.reference_data:
+        lines.append(f"reference data: {card.reference_data}")
+    if card.created_by:
+        lines.append(f"made by:        {card.created_by}")
+    lines.append(f"package:        magical-prune {card.package_version}")
+    return lines
+
+
+def _label_line(card: ModelCard) -> str:
+    label = card.label
+    return (
+        f"label:          1 = prune = worst {card.worst_percent:g}% by "
+        f"{label.metric or 'stored labels'}"
+        + (" (balanced)" if label.balanced else "")
+        + (f", critical value {label.critical_value:.6g}"
+           if label.critical_value is not None else "")
+    )  # fmt: skip
+
+
+def _threshold_lines(card: ModelCard) -> list[str]:
+    """The threshold, and how it was calibrated (if it was)."""
+    cal, t = card.calibration, card.threshold
+    lines = [f"threshold:      {'none (prunes nothing)' if t > 1 else f'{t:.4f}'}"
+             + ("" if cal else " (not calibrated)")]  # fmt: skip
+    if cal:
+        on = cal.on
+        lines.append(
+            f"calibration:    FOR {_pct(cal.achieved_for)} <= target "
+            f"{_pct(cal.target_for)}, prune rate {_pct(cal.prune_rate)} on "
+            f"{on.n_calibration} layouts ({cal.split} split of {on.design or on.path})"
+        )
     return lines
 
 
@@ -353,14 +364,15 @@ def model_info(model: Path | None, as_json: bool) -> None:
 
     MODEL defaults to the model bundled with magical-prune.
     """
+    from magical_prune.card import ModelCard
     from magical_prune.checkpoint import file_sha256, read_checkpoint
-    from magical_prune.predict import bundled_model_path
+    from magical_prune.predict.predictor import bundled_model_path
 
     bundled = model is None
     path = bundled_model_path() if model is None else model
-    _, meta = read_checkpoint(path)
+    _, meta = read_checkpoint(path)  # the JSON shows the metadata as the file holds it
     if as_json:
         echo_json({"path": str(path), "bundled": bundled, "sha256": file_sha256(path), **meta})
         return
-    for line in describe_meta(meta, str(path), bundled):
+    for line in describe_card(ModelCard.from_meta(meta, path), str(path), bundled):
         click.echo(line)

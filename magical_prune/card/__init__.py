@@ -12,29 +12,45 @@ hold (no ``card_version`` key); :meth:`ModelCard.from_meta` reads both, and
 :meth:`ModelCard.to_meta` writes version 2, which old readers still understand (the same keys,
 plus ``card_version``, ``family`` and ``input_kind``). Keys this version does not know are kept
 in :attr:`ModelCard.extra` and written back, so reading and saving a newer file loses nothing.
+The card's parts (label, data, parent and calibration records) live in
+:mod:`magical_prune.card.records`.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
 from magical_prune._version import __version__
+from magical_prune.card.records import (
+    CalibrationData,
+    CalibrationRecord,
+    DataRecord,
+    LabelSpec,
+    ParentRecord,
+    _frozen,
+    _mapping,
+    _opt,
+    _thawed,
+    _Where,
+    thaw,
+)
 from magical_prune.errors import CheckpointError
 
 __all__ = [
     "CARD_VERSION",
     "DEFAULT_THRESHOLD",
+    "CalibrationData",
     "CalibrationRecord",
     "DataRecord",
     "InputSpec",
     "LabelSpec",
     "ModelCard",
     "ParentRecord",
+    "thaw",
 ]
 
 CARD_VERSION = 2
@@ -42,162 +58,6 @@ CARD_VERSION = 2
 DEFAULT_THRESHOLD = 0.5
 #: what a model takes: a stack of feature images, or a vector of layout geometry
 INPUT_KINDS = ("images", "geometry")
-
-_Where = str | os.PathLike[str] | None
-
-
-def _frozen(value: Any) -> Any:
-    """A read-only copy of nested plain data (mappings become mapping proxies)."""
-    if isinstance(value, Mapping):
-        return MappingProxyType({str(k): _frozen(v) for k, v in value.items()})
-    if isinstance(value, (list, tuple)):
-        return tuple(_frozen(v) for v in value)
-    return value
-
-
-def _thawed(value: Any) -> Any:
-    """Plain, writable data again (mappings -> dicts, tuples -> lists)."""
-    if isinstance(value, Mapping):
-        return {k: _thawed(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_thawed(v) for v in value]
-    return value
-
-
-def _opt(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: _Where) -> Any:
-    """``data[key]`` if present and of ``kind`` (None when absent), else a CheckpointError."""
-    value = data.get(key)
-    if value is None:
-        return None
-    if kind in (float, (int, float)) and isinstance(value, (int, float)):
-        if not isinstance(value, bool):
-            return float(value)
-    elif isinstance(value, kind) and not (isinstance(value, bool) and kind is int):
-        return value
-    raise CheckpointError(f"model card: {key!r} is {value!r}, not a {_kind_name(kind)}", where)
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    return " or ".join(k.__name__ for k in kinds)
-
-
-def _mapping(data: Mapping[str, Any], key: str, where: _Where) -> Mapping[str, Any] | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, Mapping):
-        raise CheckpointError(f"model card: {key!r} is not a mapping", where)
-    return value
-
-
-class _Record:
-    """Shared (de)serialisation of the card's typed records: known fields typed, the rest
-    kept in ``extra``."""
-
-    _types: dict[str, Any] = {}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None, where: _Where = None) -> Any:
-        data = data or {}
-        known = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
-        values = {k: _opt(data, k, cls._types[k], where) for k in known if k in cls._types}
-        values.update({k: _frozen(data.get(k)) for k in known if k not in cls._types})
-        extra = {k: v for k, v in data.items() if k not in known}
-        return cls(**values, extra=_frozen(extra))  # type: ignore[call-arg]
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {f.name: _thawed(getattr(self, f.name)) for f in fields(self)}  # type: ignore
-        extra = out.pop("extra") or {}
-        return {**out, **extra}
-
-
-@dataclass(frozen=True)
-class LabelSpec(_Record):
-    """What "bad" means: the worst ``worst_percent`` of ``metric`` (1 = bad = prune).
-
-    ``critical_value`` is the metric's cut on the training data; ``better`` says which way is
-    good (e.g. ``smaller_abs`` for offset voltage).
-    """
-
-    source: str | None = "metric"
-    metric: str | None = None
-    better: str | None = None
-    worst_percent: float | None = 25.0
-    balanced: bool | None = False
-    critical_value: float | None = None
-    best_value: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    _types = {"source": str, "metric": str, "better": str, "worst_percent": float,
-              "balanced": bool, "critical_value": float, "best_value": float}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class DataRecord(_Record):
-    """The data a model learnt from or was calibrated on (hashes identify it exactly)."""
-
-    path: str | None = None
-    design: str | None = None
-    content_hash: str | None = None
-    n_layouts: int | None = None
-    n_train: int | None = None
-    n_test: int | None = None
-    alpha: float | None = None
-    test_fraction: float | None = None
-    split_seed: int | None = None
-    train_ids_sha256: str | None = None
-    test_ids_sha256: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    _types = {"path": str, "design": str, "content_hash": str, "n_layouts": int,
-              "n_train": int, "n_test": int, "alpha": float, "test_fraction": float,
-              "split_seed": int, "train_ids_sha256": str, "test_ids_sha256": str}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class ParentRecord(_Record):
-    """The model a fine-tuned model started from (``parent`` is that model's own parent
-    record, as plain data: the lineage back to the first model)."""
-
-    path: str | None = None
-    sha256: str | None = None
-    arch: str | None = None
-    design: str | None = None
-    data_content_hash: str | None = None
-    label: Mapping[str, Any] | None = None
-    parent: Mapping[str, Any] | None = None
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    _types = {"path": str, "sha256": str, "arch": str, "design": str,
-              "data_content_hash": str}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class CalibrationRecord(_Record):
-    """How the threshold was chosen: the target FOR, what it achieved and cost on which
-    data (see :func:`magical_prune.calibrate.calibrate_threshold`)."""
-
-    threshold: float | None = None
-    target_for: float | None = None
-    feasible: bool | None = None
-    achieved_for: float | None = None
-    prune_rate: float | None = None
-    good_pruned: float | None = None
-    bad_pruned: float | None = None
-    n: float | None = None
-    n_bad: float | None = None
-    base_rate: float | None = None
-    split: str | None = None
-    previous_threshold: float | None = None
-    label: Mapping[str, Any] | None = None
-    data: Mapping[str, Any] | None = None
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    _types = {"threshold": float, "target_for": float, "feasible": bool,
-              "achieved_for": float, "prune_rate": float, "good_pruned": float,
-              "bad_pruned": float, "n": float, "n_bad": float, "base_rate": float,
-              "split": str, "previous_threshold": float}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -250,8 +110,7 @@ class ModelCard:
             value = getattr(self, name)
             if value is not None and not isinstance(value, MappingProxyType):
                 object.__setattr__(self, name, _frozen(value))
-        if not isinstance(self.history, tuple):
-            object.__setattr__(self, "history", _frozen(list(self.history)))
+        object.__setattr__(self, "history", _frozen(list(self.history)))
 
     # -- convenient views -----------------------------------------------------------------
     @property
@@ -278,6 +137,18 @@ class ModelCard:
     @property
     def data_content_hash(self) -> str | None:
         return None if self.data is None else self.data.content_hash
+
+    @property
+    def test_split(self) -> tuple[int, float]:
+        """``(split_seed, test_fraction)`` of the split the model was tested on: the
+        training config's, else the data record's (0 and 0.2, training's defaults, when
+        neither says)."""
+        data = self.data or DataRecord()
+        seed = _opt(self.train_config, "split_seed", int, None)
+        fraction = _opt(self.train_config, "test_fraction", float, None)
+        seed = data.split_seed if seed is None else seed
+        fraction = data.test_fraction if fraction is None else fraction
+        return (0 if seed is None else seed, 0.2 if fraction is None else fraction)
 
     @property
     def calibrated_for(self) -> float | None:
@@ -332,7 +203,7 @@ class ModelCard:
             train_config=_mapping(meta, "train_config", where) or {},
             parent=_record(ParentRecord, meta, "parent", where),
             test_metrics=_mapping(meta, "test_metrics", where),
-            history=tuple(meta.get("history") or ()),
+            history=_history(meta, where),
             package_version=_opt(meta, "package_version", str, where) or "unknown",
             created_by=_opt(meta, "created_by", str, where),
             reference_data=_opt(meta, "reference_data", str, where),
@@ -374,17 +245,27 @@ def _record(kind: type, meta: Mapping[str, Any], key: str, where: _Where) -> Any
     return None if value is None else kind.from_dict(value, where)
 
 
+def _history(meta: Mapping[str, Any], where: _Where) -> tuple[Any, ...]:
+    value = meta.get("history") or ()
+    if not isinstance(value, (list, tuple)):
+        raise CheckpointError("model card: 'history' is not a list", where)
+    return tuple(value)
+
+
 def _inputs_from_meta(meta: Mapping[str, Any], where: _Where) -> InputSpec:
     kind = _opt(meta, "input_kind", str, where) or "images"
     if kind not in INPUT_KINDS:
         raise CheckpointError(
             f"model takes inputs of kind {kind!r}; this magical-prune knows "
             f"{', '.join(INPUT_KINDS)}", where)  # fmt: skip
-    size = _opt(meta, "image_size", int, where)
+    size = meta.get("image_size")
     if size is None:
         if kind == "images":
             raise CheckpointError("model metadata lacks 'image_size'", where)
         size = 0
+    elif isinstance(size, bool) or not isinstance(size, int):
+        raise CheckpointError(
+            f"model metadata records image size {size!r}, not a whole number of pixels", where)  # fmt: skip
     order = meta.get("channel_order")
     if order is not None and not (
         isinstance(order, (list, tuple)) and all(isinstance(n, str) for n in order)
