@@ -1,5 +1,5 @@
 """Pictures for people: feature images as PNGs and a contact sheet like the paper's Fig. 4,
-the FOR trade-off of a threshold, and the distribution of scores.
+the FOR trade-off of a threshold, the distribution of scores, and training curves.
 
 Feature arrays keep row 0 at the lowest y; every picture here is drawn with north up.
 Sub-circuit images share one colour scale, 0 to 1 (the type intensities .25/.5/.75/1.0 then
@@ -11,9 +11,9 @@ plotting is safe from library code and threads, and identical input gives identi
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib import colormaps
@@ -196,3 +196,36 @@ def score_histogram_figure(
     ax.legend(fontsize="small")
     ax.set_title(title or f"{len(s)} placements", fontsize="medium")
     return fig
+
+
+# -- learning pictures ----------------------------------------------------------------------
+def history_figure(history: Sequence[Mapping[str, Any]], title: str = "", dpi: int = 100) -> Figure:
+    """Training curves: the loss (left); train and test accuracy and the test FOR (right)."""
+    fig = Figure(figsize=(10, 4), dpi=dpi, layout="tight")
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    epochs = [h["epoch"] for h in history]
+    ax_loss.plot(epochs, [h["loss"] for h in history], label="training loss")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_acc.plot(epochs, [100 * h["train_acc"] for h in history], label="train accuracy")
+    tested = [h for h in history if h.get("test_acc") is not None]
+    if tested:
+        ax_acc.plot([h["epoch"] for h in tested], [100 * h["test_acc"] for h in tested],
+                    label="test accuracy")  # fmt: skip
+        fors = [h for h in tested if h.get("test_for") is not None]
+        ax_acc.plot([h["epoch"] for h in fors], [100 * h["test_for"] for h in fors],
+                    label="test FOR")  # fmt: skip
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("%")
+    ax_acc.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_history(
+    history: Sequence[Mapping[str, Any]], path: str | os.PathLike[str], title: str = ""
+) -> Path:
+    """Training curves (:func:`history_figure`) as a PNG."""
+    return save_figure(history_figure(history, title), path)

@@ -13,13 +13,13 @@ from magical_prune.dataset import LabelledDataset
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.fewshot import fewshot
 from magical_prune.models import create_model
+from magical_prune.plots import plot_history
 from magical_prune.training import (
     TrainConfig,
     evaluate,
     evaluate_checkpoint,
     finetune,
     freeze,
-    plot_history,
     train,
     weight_layers,
 )
@@ -261,3 +261,19 @@ def test_fewshot_head_only_fast_path_matches_full_finetuning(trained, blob):
         assert a["shot_ids"] == b["shot_ids"]
         for key in ("tp", "fp", "tn", "fn"):
             assert a[key] == b[key]
+
+
+def test_final_figures_score_through_the_predictor(trained, blob):
+    """One scoring path: the test metrics saved with a model, ``evaluate`` and the
+    Predictor's own scores agree to the last digit."""
+    from magical_prune.metrics import classification_metrics
+    from magical_prune.predict import Predictor
+
+    ds = LabelledDataset.open(blob)
+    positions = ds.split(0.0).test
+    direct = Predictor(trained.model, trained.card).score_prepared(ds.features(positions).numpy())
+    m = evaluate(trained.model, trained.card, ds, keep_scores=True)
+    np.testing.assert_array_equal(m["scores"], direct)
+    expected = classification_metrics(ds.labels[positions], direct, trained.card.threshold)
+    assert trained.test_metrics == expected
+    assert {k: m[k] for k in expected} == expected

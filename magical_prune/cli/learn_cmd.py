@@ -6,11 +6,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from magical_prune.cli._common import check_output, echo_json, report_tradeoff
+
+if TYPE_CHECKING:
+    from magical_prune.card import ModelCard
 
 _DATA = click.Path(exists=True, dir_okay=False, path_type=Path)
 _OUT = click.Path(dir_okay=False, path_type=Path)
@@ -90,15 +93,19 @@ def _check_device(device: str, threads: int | None = None) -> None:
 
 
 def _open(data: Path, metric: str | None, worst_percent: float | None, balanced: bool | None,
-          quiet: bool, defaults: dict[str, Any] | None = None):  # fmt: skip
+          quiet: bool, defaults: ModelCard | None = None):  # fmt: skip
+    """The labelled data set; unset label options follow ``defaults`` (a model's card)."""
     from magical_prune.dataset import LabelledDataset
 
-    d = defaults or {}
+    if defaults is not None:
+        metric = metric if metric is not None else defaults.metric
+        worst_percent = worst_percent if worst_percent is not None else defaults.worst_percent
+        balanced = balanced if balanced is not None else bool(defaults.label.balanced)
     return LabelledDataset.open(
         data,
-        metric=metric if metric is not None else d.get("metric"),
-        worst_percent=worst_percent if worst_percent is not None else d.get("worst_percent", 25.0),
-        balanced=balanced if balanced is not None else bool(d.get("balanced", False)),
+        metric=metric,
+        worst_percent=25.0 if worst_percent is None else worst_percent,
+        balanced=bool(balanced),
         progress=not quiet,
     )
 
@@ -125,22 +132,20 @@ def _epoch_printer(to_err: bool) -> Callable[[dict[str, Any]], None]:
 def _report(result: Any, out: Path, as_json: bool, plot: Path | None) -> None:
     from magical_prune.ddp import is_main
     from magical_prune.metrics import format_metrics
-    from magical_prune.training import plot_history
+    from magical_prune.plots import plot_history
 
     result.save(out)
     if not is_main():  # under torchrun, rank 0 reports (and plots) for all
         return
+    d = result.card.data
     if plot is not None and result.history:
-        plot_history(
-            result.history, plot, title=f"{result.config.arch} on {result.meta['data']['design']}"
-        )
+        plot_history(result.history, plot, title=f"{result.config.arch} on {d.design}")
     if as_json:
-        echo_json({"model": str(out), "test_metrics": result.test_metrics, "data": result.meta["data"],
-                   "label": result.meta["label"], "epochs": len(result.history)})  # fmt: skip
+        echo_json({"model": str(out), "test_metrics": result.test_metrics, "data": d.to_dict(),
+                   "label": result.card.label.to_dict(), "epochs": len(result.history)})  # fmt: skip
         return
-    d = result.meta["data"]
-    click.echo(f"test ({d['n_test']} layouts): {format_metrics(result.test_metrics)}")
-    click.echo(f"saved {out} (trained on {d['n_train']} layouts of {d['design']})")
+    click.echo(f"test ({d.n_test} layouts): {format_metrics(result.test_metrics)}")
+    click.echo(f"saved {out} (trained on {d.n_train} layouts of {d.design})")
 
 
 @click.command()
@@ -263,17 +268,17 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
 
     Example: magical-prune evaluate ota4.pt ota4.h5 --plot tradeoff.png
     """
-    from magical_prune.checkpoint import load_checkpoint
+    from magical_prune.checkpoint import load_model
     from magical_prune.metrics import format_metrics
     from magical_prune.training import evaluate as run
 
     _check_device(device, threads)
     if plot is not None:
         check_output(plot, force)
-    net, meta = load_checkpoint(model, device=device)
-    ds = _open(data, metric, worst_percent, balanced, True, meta.get("label"))
+    net, card = load_model(model, device=device)
+    ds = _open(data, metric, worst_percent, balanced, True, card)
     try:
-        m = run(net, meta, ds, split=split, threshold=threshold, split_seed=split_seed,
+        m = run(net, card, ds, split=split, threshold=threshold, split_seed=split_seed,
                 device=device, keep_scores=True)  # fmt: skip
     except Exception as err:
         from magical_prune.errors import CheckpointError

@@ -31,11 +31,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from magical_prune.adapters.magical import write_performance
 from magical_prune.circuit import Circuit
 from magical_prune.errors import MagicalPruneError
 from magical_prune.hook import Decision
 from magical_prune.integrations.ideaplace import RecordingPlacer
 from magical_prune.placement import Placement
+from magical_prune.refflow import netweights
 
 __all__ = [
     "Candidate", "EnumerationConfig", "EnumerationSummary", "NetWeightEnumeration",
@@ -272,8 +274,6 @@ class NetWeightEnumeration:
 
     def _weights(self, recorder: RecordingPlacer, index: int) -> dict[str, float]:
         """Set candidate ``index``'s weights on the critical nets (called before solve)."""
-        from magical_prune.refflow import netweights
-
         problem = recorder.problem
         if self.critical_nets is None:
             self.critical_nets = problem.signal_nets()
@@ -356,8 +356,6 @@ class NetWeightEnumeration:
             return
         candidate.performance = {str(k): float(v) for k, v in results.items()}
         if candidate.folder is not None:
-            from magical_prune.adapters.magical import write_performance
-
             write_performance(candidate.folder / "performance.txt", candidate.performance)
         if candidate.placement is not None:
             self.hook.update(candidate.placement, candidate.performance)
