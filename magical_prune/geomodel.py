@@ -61,6 +61,9 @@ class GeometryScorer:
     learner: GeometryLearner
     card: ModelCard
     source: str | None = None
+    #: the median training row: what "an ordinary layout of this design" looks like, the
+    #: baseline explanations replace a device's numbers with
+    reference: np.ndarray | None = None
 
     @property
     def threshold(self) -> float:
@@ -82,7 +85,9 @@ class GeometryScorer:
             self._check_design(p)
         return np.stack([flat_vector(p) for p in items])
 
-    def score_prepared(self, x: np.ndarray) -> np.ndarray:
+    def score_prepared(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """P(prune) of prepared rows (``batch_size`` is accepted for the Scorer's callers;
+        rows are small, so all are scored at once)."""
         widths = [int(w) for w in self._geometry["widths"]]
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
         if x.shape[1] != sum(widths):
@@ -142,7 +147,10 @@ class GeometryScorer:
         card = self.card
         if calibration is not None:
             card = card.with_calibration(calibration, self.threshold)
-        return save_model(path, _Weights(self.learner.state()), card)
+        state = self.learner.state()
+        if self.reference is not None:
+            state["reference"] = self.reference
+        return save_model(path, _Weights(state), card)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> GeometryScorer:
@@ -163,7 +171,8 @@ class GeometryScorer:
             learner = GeometryLearner.restore(config, str(geo["candidate"]), arrays)
         except (KeyError, TypeError, ValueError, MagicalPruneError) as err:
             raise CheckpointError(f"damaged geometry model: {err}", source) from None
-        return cls(learner, card, source)
+        reference = arrays.get("reference")
+        return cls(learner, card, source, None if reference is None else reference)
 
 
 @dataclass(frozen=True)
@@ -242,7 +251,7 @@ def fit_rows(
             }
         },  # fmt: skip
     )
-    scorer = GeometryScorer(learner, card)
+    scorer = GeometryScorer(learner, card, reference=np.median(tables_rows(rows), axis=0))
     if target_for is not None:
         oof = np.round(_sigmoid(slope * learner.oof_scores + intercept), SCORE_DECIMALS)
         cal = calibrate_threshold(oof, labelled.labels, target_for)
@@ -250,6 +259,10 @@ def fit_rows(
         scorer.card = replace(card, threshold=cal.threshold,
                               calibration=CalibrationRecord.from_dict(record))  # fmt: skip
     return scorer
+
+
+def tables_rows(rows: np.ndarray) -> np.ndarray:
+    return np.atleast_2d(np.asarray(rows, dtype=np.float64))
 
 
 def _split(rows: np.ndarray, widths: Sequence[int]) -> Tables:

@@ -13,6 +13,7 @@ from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.checkpoint import read_model
 from magical_prune.dataset import open_dataset
 from magical_prune.errors import CheckpointError
+from magical_prune.geoexplain import explain_geometry
 from magical_prune.geometry import column_digest, flat_vector
 from magical_prune.geomodel import DesignColumns, GeometryScorer, fit_geometry, fit_rows
 from magical_prune.predict import calibrate_checkpoint, load_scorer
@@ -101,3 +102,15 @@ def test_calibrate_and_load_a_geometry_model_like_any_model(tmp_path, tiny):  # 
     saved = result.save(tmp_path / "calibrated.pt")
     assert load_scorer(saved).card.calibration.target_for == 0.15
     assert load_scorer(saved).threshold == result.calibration.threshold
+
+
+def test_explanation_names_the_devices_that_decide(tiny_set, fitted):  # noqa: ANN001
+    # the tiny design's offset is the separation of M0 and M1: they carry the evidence
+    placements, offsets = tiny_set
+    worst = placements[120 + int(np.argmax(fitted.score(placements[120:])))]
+    result = explain_geometry(fitted, worst)
+    assert result.score == fitted.score(worst)[0]
+    top_two = list(result.devices)[:2]
+    assert set(top_two) & {"M0", "M1"}
+    assert result.devices[top_two[0]] > 0
+    assert set(result.devices) == set(worst.names)

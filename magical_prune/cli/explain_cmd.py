@@ -24,7 +24,7 @@ from magical_prune.cli._common import (
 )  # fmt: skip
 @click.option(
     "-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Model file (default: the bundled model).",
+    help="Model file, CNN or geometry learner (default: the bundled model).",
 )  # fmt: skip
 @click.option("-t", "--threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Decision threshold (default: the model's).")  # fmt: skip
@@ -49,16 +49,26 @@ def explain(
     evidence, and the hotspot (the pixel of strongest evidence, in µm, with the devices
     there: the devices of that sub-circuit under it, or the nearest ones and why the
     evidence sits on empty space).
+
+    A geometry model (`train --learner geometry`) explains per device and per net instead:
+    how much the score drops when that device's (net's) numbers are replaced by those of an
+    ordinary layout of the design.
     """
     from magical_prune.adapters.magical import load_placement
     from magical_prune.explain import explain as explain_placement
     from magical_prune.explain import plot_explanation
-    from magical_prune.predict import Predictor, torch_threads
+    from magical_prune.geomodel import GeometryScorer
+    from magical_prune.predict import load_scorer, torch_threads
 
     out = check_output(output, force) if output is not None else None
     check_placement_file(placement)
-    predictor = Predictor.load(model, threshold=threshold)
+    predictor = load_scorer(model)
+    if threshold is not None:
+        predictor.threshold = threshold
     loaded = load_placement(placement, **companions)
+    if isinstance(predictor, GeometryScorer):
+        _explain_geometry(predictor, loaded, placement, as_json, out)
+        return
     with torch_threads(1):  # one placement: one thread is fastest
         result = explain_placement(predictor, loaded)
     if out is not None:
@@ -101,3 +111,25 @@ def hotspot_line(spot: dict[str, Any]) -> str:
         facts.append(f"under it, of other sub-circuits: {', '.join(spot['others'])}")
     head = f"no {image} device there" + (f" ({'; '.join(facts)})" if facts else "")
     return line + head + (f"; {spot['note']}" if spot.get("note") else "")
+
+
+def _explain_geometry(
+    scorer: Any, loaded: Any, placement: Path, as_json: bool, out: Path | None
+) -> None:
+    """Per-device and per-net evidence of a geometry model (no images to draw)."""
+    from magical_prune.geoexplain import explain_geometry
+
+    if out is not None:
+        raise click.UsageError("a geometry model has no images to draw: drop -o/--output")
+    result = explain_geometry(scorer, loaded)
+    if as_json:
+        echo_json({**result.to_dict(), "placement": str(placement)})
+        return
+    click.echo(
+        f"{placement}: score {result.score:.4f} -> {'prune' if result.prune else 'keep'} "
+        f"(threshold {min(result.threshold, 1.0):.4f}; {result.method})"
+    )
+    for kind, values in (("device", result.devices), ("net", result.nets)):
+        top = [(k, v) for k, v in values.items() if v > 0][:5]
+        listed = ", ".join(f"{k} {v:+.4f}" for k, v in top) or "none raises the score"
+        click.echo(f"  {kind}s pushing towards prune: {listed}")

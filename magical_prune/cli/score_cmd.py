@@ -124,7 +124,8 @@ def _progress(total: int) -> bool:
 @click.argument("placements", nargs=-1, metavar="PLACEMENT...")
 @click.option(
     "-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Model file (default: the model bundled with magical-prune).",
+    help="Model file, CNN or geometry learner ('default' or none: the model bundled with "
+    "magical-prune).",
 )  # fmt: skip
 @click.option(
     "-t", "--threshold", type=click.FloatRange(0.0, 1.0), default=None,
@@ -184,9 +185,11 @@ def score(
         check_output(plot, force)
     failed_args: dict[str, str] = {}
     paths = expand_inputs(placements, failed_args if keep_going else None)
-    from magical_prune.predict.predictor import Predictor
+    from magical_prune.predict import load_scorer
 
-    predictor = Predictor.load(model, threshold=threshold)
+    predictor = load_scorer(model)
+    if threshold is not None:
+        predictor.threshold = threshold
     scores, errors = _score_all(predictor, paths, companions, keep_going, batch_size, threads)
     t = predictor.threshold
     for arg, message in failed_args.items():
@@ -366,10 +369,10 @@ def model_info(model: Path | None, as_json: bool) -> None:
     """
     from magical_prune.card import ModelCard
     from magical_prune.checkpoint import file_sha256, read_checkpoint
-    from magical_prune.predict.predictor import bundled_model_path
+    from magical_prune.predict import resolve_model_path
 
-    bundled = model is None
-    path = bundled_model_path() if model is None else model
+    path = resolve_model_path(model)
+    bundled = model is None or path != model
     _, meta = read_checkpoint(path)  # the JSON shows the metadata as the file holds it
     if as_json:
         echo_json({"path": str(path), "bundled": bundled, "sha256": file_sha256(path), **meta})

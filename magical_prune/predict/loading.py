@@ -25,8 +25,9 @@ DEFAULT_NAME = "default"
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
-    """The file a model argument names (``None`` / ``"default"``: the bundled model)."""
-    if model is None or (isinstance(model, str) and model == DEFAULT_NAME):
+    """The file a model argument names (``None`` / ``"default"``: the bundled model, unless
+    a file of that name is there)."""
+    if model is None or (os.fspath(model) == DEFAULT_NAME and not Path(model).exists()):
         return bundled_model_path()
     return Path(model)
 
