@@ -55,6 +55,27 @@ _OTHER_FILES: dict[str, str] = {
 }  # fmt: skip
 
 
+class ModelFile(click.ParamType):
+    """A model file argument: an existing file, or ``default`` for the bundled model."""
+
+    name = "model"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+        if os.fspath(value) == "default" and not Path(value).exists():
+            from magical_prune.predict import resolve_model_path
+
+            try:
+                return resolve_model_path("default")
+            except MagicalPruneError as err:
+                self.fail(err.message, param, ctx)
+        path = click.Path(exists=True, dir_okay=False, path_type=Path)
+        return path.convert(value, param, ctx)  # type: ignore[no-any-return]
+
+
+#: a model file, or "default" (the bundled model)
+MODEL_FILE = ModelFile()
+
+
 def check_placement_file(path: Path) -> None:
     """Refuse a file that is plainly not a placement result (an image, a model, a
     netlist) before the reader looks for companion files beside it, which would blame a

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from magical_prune.cli._common import check_output, echo_json, report_tradeoff
+from magical_prune.cli._common import MODEL_FILE, check_output, echo_json, report_tradeoff
 from magical_prune.errors import MagicalPruneError
 
 _FILE = click.Path(dir_okay=False, path_type=Path)
@@ -44,7 +44,7 @@ def refusal(cal: Any, max_good_pruned: float) -> str | None:
 
 
 @click.command("calibrate")
-@click.argument("model", type=_FILE)
+@click.argument("model", type=MODEL_FILE)
 @click.argument("data", type=_FILE)
 @click.option(
     "--target-for", type=click.FloatRange(0.0, 1.0), default=0.08, show_default=True,

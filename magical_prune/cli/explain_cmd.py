@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from magical_prune.cli._common import (
+    MODEL_FILE,
     check_output,
     check_placement_file,
     companion_options,
@@ -23,7 +24,7 @@ from magical_prune.cli._common import (
     help="PNG to write: six panels (north up), evidence overlaid on each feature image.",
 )  # fmt: skip
 @click.option(
-    "-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "-m", "--model", type=MODEL_FILE, default=None,
     help="Model file, CNN or geometry learner (default: the bundled model).",
 )  # fmt: skip
 @click.option("-t", "--threshold", type=click.FloatRange(0.0, 1.0), default=None,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from magical_prune.cli._common import check_output, echo_json, report_tradeoff
+from magical_prune.cli._common import MODEL_FILE, check_output, echo_json, report_tradeoff
 
 if TYPE_CHECKING:
     from magical_prune.card import ModelCard
@@ -148,15 +148,39 @@ def _report(result: Any, out: Path, as_json: bool, plot: Path | None) -> None:
     click.echo(f"saved {out} (trained on {d.n_train} layouts of {d.design})")
 
 
+def _report_geometry(result: Any, out: Path, as_json: bool) -> None:
+    from magical_prune.metrics import format_metrics
+
+    result.save(out)
+    card = result.card
+    geo = card.extra.get("geometry") or {}
+    if as_json:
+        echo_json({"model": str(out), "learner": "geometry", "candidate": geo.get("candidate"),
+                   "threshold": card.threshold, "test_metrics": result.test_metrics,
+                   "data": card.data.to_dict(), "label": card.label.to_dict()})  # fmt: skip
+        return
+    click.echo(f"geometry learner: {geo.get('candidate')} chosen by cross-validation; "
+               f"threshold {card.threshold:.4f} (out of fold)")  # fmt: skip
+    click.echo(f"test ({result.n_test} layouts): {format_metrics(result.test_metrics)}")
+    click.echo(f"saved {out} (trained on {result.n_train} layouts of {card.design})")
+
+
 @click.command()
 @click.argument("data", type=_DATA)
 @click.option("-o", "--output", required=True, type=_OUT, help="Model file to write (.pt).")
 @click.option(
+    "--learner", type=click.Choice(["cnn", "geometry"]), default="cnn", show_default=True,
+    help="cnn: a network on the feature images (--arch); geometry: the geometry learner on "
+    "the layout geometry the data set stores (one design; best with few labels).",
+)  # fmt: skip
+@click.option(
     "--arch",
     default="efficient",
     show_default=True,
-    help="Architecture (see `magical-prune models`).",
+    help="Architecture of the cnn learner (see `magical-prune models`).",
 )
+@click.option("--target-for", type=click.FloatRange(0, 1), default=0.10, show_default=True,
+              help="geometry learner: calibrate the threshold for this FOR (out of fold).")  # fmt: skip
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True,
               help="Share of the whole set used for training (the last 20% is the test set).")  # fmt: skip
 @schedule_options
@@ -164,7 +188,8 @@ def _report(result: Any, out: Path, as_json: bool, plot: Path | None) -> None:
 @click.option("--plot", type=_OUT, default=None, help="Write training curves to this PNG.")
 @click.option("--force", is_flag=True, help="Overwrite an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
-def train(data: Path, output: Path, arch: str, alpha: float, epochs: int | None,
+def train(data: Path, output: Path, learner: str, arch: str, target_for: float, alpha: float,
+          epochs: int | None,
           steps_per_epoch: int | None, batch_size: int | None, lr: float | None, seed: int,
           split_seed: int, device: str, threads: int | None, quiet: bool, metric: str | None,
           worst_percent: float | None, balanced: bool | None, plot: Path | None, force: bool,
@@ -174,6 +199,9 @@ def train(data: Path, output: Path, arch: str, alpha: float, epochs: int | None,
     The layouts are shuffled with --split-seed; the last 20% is the test set, never seen in
     training; --alpha of the whole set (from the front) is the training set. Unset training
     options come from the architecture's defaults. Deterministic on the CPU for a --seed.
+
+    --learner geometry fits the geometry learner instead (seconds, no network; it reads the
+    geometry rows `dataset build` stores, so DATA must hold layouts of one design).
 
     Example: magical-prune train ota1.h5 -o ota1.pt --balanced --plot curves.png
     """
@@ -185,6 +213,13 @@ def train(data: Path, output: Path, arch: str, alpha: float, epochs: int | None,
     if plot is not None:
         check_output(plot, force)
     ds = _open(data, metric, worst_percent, balanced, quiet or as_json)
+    if learner == "geometry":
+        from magical_prune.geotrain import train_geometry
+
+        result = train_geometry(ds, alpha=alpha, split_seed=split_seed, seed=seed,
+                                target_for=target_for)  # fmt: skip
+        _report_geometry(result, out, as_json)
+        return
     config = TrainConfig(arch=arch, alpha=alpha, epochs=epochs, steps_per_epoch=steps_per_epoch,
                          batch_size=batch_size, lr=lr, seed=seed, split_seed=split_seed,
                          device=device)  # fmt: skip
@@ -194,7 +229,7 @@ def train(data: Path, output: Path, arch: str, alpha: float, epochs: int | None,
 
 
 @click.command()
-@click.argument("model", type=_DATA)
+@click.argument("model", type=MODEL_FILE)
 @click.argument("data", type=_DATA)
 @click.option(
     "-o", "--output", required=True, type=_OUT, help="Fine-tuned model file to write (.pt)."
@@ -240,7 +275,7 @@ def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: floa
 
 
 @click.command()
-@click.argument("model", type=_DATA)
+@click.argument("model", type=MODEL_FILE)
 @click.argument("data", type=_DATA)
 @click.option("--split", type=click.Choice(["test", "all"]), default="test", show_default=True,
               help="Evaluate on the test split (last 20%, as in training) or on every layout.")  # fmt: skip
@@ -275,17 +310,25 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
     _check_device(device, threads)
     if plot is not None:
         check_output(plot, force)
-    net, card = load_model(model, device=device)
-    ds = _open(data, metric, worst_percent, balanced, True, card)
-    try:
-        m = run(net, card, ds, split=split, threshold=threshold, split_seed=split_seed,
-                device=device, keep_scores=True)  # fmt: skip
-    except Exception as err:
-        from magical_prune.errors import CheckpointError
+    from magical_prune.errors import CheckpointError
+    from magical_prune.geomodel import GeometryScorer
+    from magical_prune.predict import load_scorer, resolve_model_path
 
-        if isinstance(err, CheckpointError):
-            raise err.at(model) from None
-        raise
+    model = resolve_model_path(model)
+    scorer = load_scorer(model, device=device)
+    ds = _open(data, metric, worst_percent, balanced, True, scorer.card)
+    try:
+        if isinstance(scorer, GeometryScorer):
+            from magical_prune.geotrain import evaluate_geometry
+
+            m = evaluate_geometry(scorer, ds, split=split, threshold=threshold,
+                                  split_seed=split_seed)  # fmt: skip
+        else:
+            net, card = load_model(model, device=device)
+            m = run(net, card, ds, split=split, threshold=threshold, split_seed=split_seed,
+                    device=device, keep_scores=True)  # fmt: skip
+    except CheckpointError as err:
+        raise err.at(model) from None
     m["label"] = ds.label_meta()
     title = f"{model.name} on {m['n']} layouts ({split} split of {data.name})"
     m["curve"] = report_tradeoff(m.pop("scores"), m.pop("labels"), m["threshold"], plot, title)
@@ -300,7 +343,7 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
 
 
 @click.command()
-@click.argument("model", type=_DATA)
+@click.argument("model", type=MODEL_FILE)
 @click.argument("data", type=_DATA)
 @click.option(
     "--shots",

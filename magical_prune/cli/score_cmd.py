@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from magical_prune.cli._common import (
+    MODEL_FILE,
     check_output,
     check_placement_file,
     companion_options,
@@ -123,7 +124,7 @@ def _progress(total: int) -> bool:
 @click.command("score")
 @click.argument("placements", nargs=-1, metavar="PLACEMENT...")
 @click.option(
-    "-m", "--model", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    "-m", "--model", type=MODEL_FILE, default=None,
     help="Model file, CNN or geometry learner ('default' or none: the model bundled with "
     "magical-prune).",
 )  # fmt: skip
@@ -359,7 +360,7 @@ def _threshold_lines(card: ModelCard) -> list[str]:
 
 
 @click.command("model-info")
-@click.argument("model", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("model", required=False, type=MODEL_FILE)
 @click.option("--json", "as_json", is_flag=True, help="The whole metadata as one JSON line.")
 def model_info(model: Path | None, as_json: bool) -> None:
     """Print a model's metadata: architecture, image size, channel order, label definition,

@@ -138,7 +138,7 @@ def score_layouts(
     """
     step = max(1, batch_size)
     if isinstance(predictor, GeometryScorer):  # rows are small: all at once
-        chunks = [predictor.score_prepared(dataset.data.read_geometry(positions))]
+        chunks = [predictor.score_prepared(dataset.data.read_geometry(dataset.rows[positions]))]
     else:
         chunks = [
             predictor.score_prepared(dataset.features(positions[i : i + step]).numpy(), step)

@@ -1,0 +1,82 @@
+"""Every model command with the geometry learner: train, evaluate, calibrate, score, explain,
+model-info; and the bundled model named ``default`` wherever a model is taken."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from magical_prune.cli import main
+from magical_prune.predict import bundled_model_path
+
+
+def run(*args: object) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def geo_model(tiny, tmp_path_factory) -> Path:  # noqa: ANN001
+    out = tmp_path_factory.mktemp("geo") / "geo.pt"
+    code, stdout, stderr = run("train", tiny.data, "--learner", "geometry", "-o", out,
+                               "--target-for", 0.15, "--json")  # fmt: skip
+    assert code == 0, stderr
+    report = json.loads(stdout)
+    assert report["learner"] == "geometry" and report["test_metrics"]["n"] == 32
+    return out
+
+
+def test_train_writes_a_geometry_model_with_its_card(geo_model):  # noqa: ANN001
+    code, stdout, _ = run("model-info", geo_model, "--json")
+    assert code == 0
+    info = json.loads(stdout)
+    assert info["family"] == "geometry" and info["input_kind"] == "geometry"
+    assert info["train_config"]["learner"] == "geometry"
+    assert info["calibration"]["split"] == "out-of-fold"
+    code, stdout, _ = run("model-info", geo_model)
+    assert code == 0 and "geometry:" in stdout
+
+
+def test_evaluate_gives_the_training_runs_test_metrics(geo_model, tiny):  # noqa: ANN001
+    code, stdout, stderr = run("evaluate", geo_model, tiny.data, "--json")
+    assert code == 0, stderr
+    metrics = json.loads(stdout)
+    card_metrics = json.loads(run("model-info", geo_model, "--json")[1])["test_metrics"]
+    for key in ("tp", "fp", "tn", "fn", "for"):
+        assert metrics[key] == card_metrics[key]
+
+
+def test_calibrate_then_score_and_explain(geo_model, tiny, tmp_path):  # noqa: ANN001
+    out = tmp_path / "cal.pt"
+    code, stdout, stderr = run("calibrate", geo_model, tiny.data, "--target-for", 0.2,
+                               "--split", "all", "-o", out, "--json")  # fmt: skip
+    assert code == 0, stderr
+    threshold = json.loads(stdout)["threshold"]
+    code, stdout, stderr = run("score", *tiny.layouts[:5], "-m", out, "--json")
+    assert code == 0, stderr
+    rows = [json.loads(line) for line in stdout.splitlines()]
+    assert len(rows) == 5 and all(r["threshold"] == threshold for r in rows)
+    code, stdout, stderr = run("explain", tiny.layouts[0], "-m", out, "--json")
+    assert code == 0, stderr
+    explained = json.loads(stdout)
+    assert explained["score"] == pytest.approx(rows[0]["score"], abs=1e-6)
+    assert set(explained["devices"]) >= {"M0", "M1"}
+
+
+def test_another_designs_layout_is_one_clear_error(geo_model):  # noqa: ANN001
+    other = Path(__file__).resolve().parents[1] / "examples" / "ota3" / "ota3_0"
+    code, _, stderr = run("score", other, "-m", geo_model)
+    assert code == 2
+    assert "own design only" in stderr and "Traceback" not in stderr
+
+
+def test_default_names_the_bundled_model(tmp_path, monkeypatch):  # noqa: ANN001
+    monkeypatch.chdir(tmp_path)  # no file called "default" here
+    code, stdout, _ = run("model-info", "default", "--json")
+    assert code == 0 and json.loads(stdout)["path"] == str(bundled_model_path())
+    (tmp_path / "default").write_bytes(b"not a model")  # a user's file of that name wins
+    code, _, stderr = run("model-info", "default")
+    assert code != 0 and "default" in stderr
