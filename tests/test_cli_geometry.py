@@ -80,3 +80,11 @@ def test_default_names_the_bundled_model(tmp_path, monkeypatch):  # noqa: ANN001
     (tmp_path / "default").write_bytes(b"not a model")  # a user's file of that name wins
     code, _, stderr = run("model-info", "default")
     assert code != 0 and "default" in stderr
+
+
+def test_the_cli_offers_every_registered_learner():
+    from magical_prune.cli.learn_cmd import train
+    from magical_prune.learners import LEARNERS
+
+    option = next(p for p in train.params if p.name == "learner")
+    assert list(option.type.choices) == list(LEARNERS)

@@ -36,7 +36,8 @@ LAYERS: list[tuple[str, ...]] = [
      "magical_prune.geomodel", "magical_prune.geotrain"),
     ("magical_prune.hook", "magical_prune.online", "magical_prune.hookstate",
      "magical_prune.geohook", "magical_prune.fewshot", "magical_prune.explain",
-     "magical_prune.tradeoff", "magical_prune.plots", "magical_prune.geoexplain"),
+     "magical_prune.tradeoff", "magical_prune.plots", "magical_prune.geoexplain",
+     "magical_prune.learners"),
     ("magical_prune.integrations",),
     ("magical_prune.cli",),
 ]  # fmt: skip
