@@ -27,6 +27,11 @@ _EXPORTS: dict[str, str] = {
     "load_placement": "magical_prune.adapters.magical",
     "load_circuit": "magical_prune.adapters.magical",
     "Predictor": "magical_prune.predict",
+    "load_scorer": "magical_prune.predict",
+    "ModelCard": "magical_prune.card",
+    "Scorer": "magical_prune.scorer",
+    "GeometryScorer": "magical_prune.geomodel",
+    "GeometryHook": "magical_prune.geohook",
     "PruneHook": "magical_prune.hook",
     "Decision": "magical_prune.hook",
 }
