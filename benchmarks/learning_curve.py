@@ -68,6 +68,7 @@ class DesignData:
     pairs: np.ndarray
     heat: np.ndarray
     value: np.ndarray
+    ids: np.ndarray  # layout folder names (a data set's ids), to line up with its images
 
     @property
     def badness(self) -> np.ndarray:
@@ -78,11 +79,12 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
     """Read (or reuse the cache of) a generated design folder's layouts."""
     cache.mkdir(parents=True, exist_ok=True)
     layouts = find_layouts(folder)
-    stamp = f"{folder.name}_{len(layouts)}_{metric}_v2.npz"
+    stamp = f"{folder.name}_{len(layouts)}_{metric}_v3.npz"
     if (cache / stamp).exists():
         z = np.load(cache / stamp)
-        return DesignData(folder.name, metric, z["layout"], z["pairs"], z["heat"], z["value"])
-    rows, pairs, heat, values = [], [], [], []
+        return DesignData(folder.name, metric, z["layout"], z["pairs"], z["heat"], z["value"],
+                          z["ids"])  # fmt: skip
+    rows, pairs, heat, values, ids = [], [], [], [], []
     for path in tqdm(layouts, desc=f"read {folder.name}", unit="layout"):
         placement = load_placement(path)
         if metric not in placement.performance:
@@ -92,9 +94,11 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
         pairs.append(vectors.pairs)
         heat.append(vectors.heat)
         values.append(placement.performance[metric])
+        ids.append(path.name)
     data = DesignData(folder.name, metric, np.stack(rows), np.stack(pairs), np.stack(heat),
-                      np.array(values))  # fmt: skip
-    np.savez(cache / stamp, layout=data.layout, pairs=data.pairs, heat=data.heat, value=data.value)
+                      np.array(values), np.array(ids))  # fmt: skip
+    np.savez(cache / stamp, layout=data.layout, pairs=data.pairs, heat=data.heat,
+             value=data.value, ids=data.ids)  # fmt: skip
     return data
 
 
@@ -237,9 +241,11 @@ def plot(rows: list[dict], path: Path) -> None:
     designs = list(dict.fromkeys(r["design"] for r in rows))
     fig, axes = plt.subplots(1, len(designs), figsize=(4 * len(designs), 3.6), squeeze=False)
     for ax, design in zip(axes[0], designs):
-        for learner in LEARNERS:
+        for learner in dict.fromkeys(r["learner"] for r in rows):
             mine = [r for r in rows if r["design"] == design and r["learner"] == learner]
-            x = [r["budget"] for r in mine]
+            if not mine:
+                continue
+            x = [max(r["budget"], 4) for r in mine]  # zero labels drawn at the left edge
             mean, std = np.array([_stat(r, "for") for r in mine]).T * 100
             ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=learner)
         ax.set_xscale("log")
@@ -263,6 +269,11 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--cache", type=Path, default=Path("runs/.geometry"))
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (or Dask workers)")
+    parser.add_argument("--cnn-data", type=Path, default=None,
+                        help="folder of <design>.h5 data sets (dataset build of the same runs): "
+                        "adds rows of the bundled CNN, zero-shot and fine-tuned")  # fmt: skip
+    parser.add_argument("--cnn-budgets", type=int, nargs="*", default=[0, 16, 64, 200, 800])
+    parser.add_argument("--cnn-seeds", type=int, default=1)
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address, or 'local' for a LocalCluster of --jobs "
                         "workers (pip install 'magical-prune[cluster]')")  # fmt: skip
@@ -278,6 +289,20 @@ def main() -> None:
             spawn = multiprocessing.get_context("spawn")
             executor = stack.enter_context(cf.ProcessPoolExecutor(args.jobs, mp_context=spawn))
         run(args, executor)
+
+
+def _cnn(args: argparse.Namespace, d: DesignData) -> list[dict]:
+    """The bundled CNN's rows for a design it never saw (``--cnn-data``)."""
+    if args.cnn_data is None or not (args.cnn_data / f"{d.name}.h5").exists():
+        return []
+    from cnn_rows import cnn_rows, source_design
+
+    if d.name == source_design():
+        print(f"  {d.name}: no CNN transfer rows (the bundled model learnt it)")
+        return []
+    budgets = [b for b in args.cnn_budgets if b <= int(0.8 * len(d.value))]
+    return cnn_rows(d, args.cnn_data / f"{d.name}.h5", budgets, args.cnn_seeds, measures,
+                    PRUNE_SHARE)  # fmt: skip
 
 
 def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
@@ -296,6 +321,7 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
         for r in design_rows:
             f = _stat(r, "for")
             print(f"  {r['budget']:>5} {r['learner']:<18} FOR {100 * f[0]:5.1f} ± {100 * f[1]:.1f}")
+        rows += _cnn(args, d)
     header = (
         "# Learning curves on reference designs\n\n"
         f"Written by `python benchmarks/learning_curve.py{' --quick' if args.quick else ''}` "
@@ -303,7 +329,9 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
         f"design: {', '.join(f'{k} {v}' for k, v in sizes.items())}; test set = the last 20%; "
         "bad = the design's worst 25% (random pruning: FOR 25%); the last budget of each "
         "design is every layout outside the test set. Metric: |Offset_Voltage| for ota1-3, "
-        "CMRR for ota4 (as benchmarks/paper.py)."
+        "CMRR for ota4 (as benchmarks/paper.py). Rows `cnn (bundled, fine-tuned)`: the bundled "
+        "CNN (pretrained on ota1 only, so never on the target) at zero labels and fine-tuned "
+        "on each budget (`--cnn-data`; seeds: `--cnn-seeds`)."
     )
     write_report(rows, args.out, header)
 

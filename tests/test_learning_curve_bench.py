@@ -43,3 +43,19 @@ def test_rows_and_same_numbers_with_workers(tmp_path):
     assert _run(tmp_path, "pool", "--jobs", "2") == serial
     pytest.importorskip("distributed")
     assert _run(tmp_path, "dask", "--scheduler", "local", "--jobs", "2") == serial
+
+
+def test_cnn_transfer_rows(tmp_path):
+    from click.testing import CliRunner
+
+    from magical_prune.cli import main
+
+    data = tmp_path / "data"
+    data.mkdir()
+    built = CliRunner().invoke(main, ["dataset", "build", str(ROOT / "examples" / "ota3"),
+                                      "-o", str(data / "ota3.h5")])  # fmt: skip
+    assert built.exit_code == 0, built.output
+    rows = _run(tmp_path, "cnn", "--cnn-data", str(data), "--cnn-budgets", "0", "6")
+    cnn = [r for r in rows if r["learner"] == "cnn (bundled, fine-tuned)"]
+    assert [r["budget"] for r in cnn] == [0, 6]
+    assert all(len(r["seeds"]) == 1 and 0 <= r["seeds"][0]["for"] <= 1 for r in cnn)
