@@ -88,3 +88,12 @@ def test_the_cli_offers_every_registered_learner():
 
     option = next(p for p in train.params if p.name == "learner")
     assert list(option.type.choices) == list(LEARNERS)
+
+
+@pytest.mark.parametrize("command", ["finetune", "fewshot"])
+def test_transfer_commands_refuse_a_geometry_model_saying_what_to_do(
+    geo_model, tiny, command, tmp_path
+):  # noqa: ANN001, E501
+    extra = ["-o", tmp_path / "x.pt"] if command == "finetune" else []
+    code, _, stderr = run(command, geo_model, tiny.data, *extra)
+    assert code == 2 and "--learner geometry" in stderr and "Traceback" not in stderr

@@ -162,3 +162,17 @@ def _report_geometry(result: Any, out: Path, as_json: bool) -> None:
                f"threshold {card.threshold:.4f} (out of fold)")  # fmt: skip
     click.echo(f"test ({result.n_test} layouts): {format_metrics(result.test_metrics)}")
     click.echo(f"saved {out} (trained on {result.n_train} layouts of {card.design})")
+
+
+def _check_transferable(model: Path, command: str) -> None:
+    """finetune/fewshot start from a network's weights; a geometry model has none to
+    transfer (it learns one design), so it is refused with what to do instead."""
+    from magical_prune.checkpoint import read_model
+
+    _, card = read_model(model)
+    if card.family != "cnn":
+        raise click.UsageError(
+            f"{command} transfers a CNN's weights to a new design; {model} is a "
+            f"{card.family} model, which learns one design: train one on the new design's "
+            "labels with `magical-prune train DATA --learner geometry`"
+        )

@@ -13,6 +13,7 @@ from magical_prune.cli._learn import (
     _DATA,
     _OUT,
     _check_device,
+    _check_transferable,
     _epoch_printer,
     _open,
     _report,
@@ -123,6 +124,7 @@ def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: floa
     from magical_prune.training import finetune as run
 
     _check_device(device, threads)
+    _check_transferable(model, "finetune")
     out = check_output(output, force)
     if plot is not None:
         check_output(plot, force)
@@ -261,6 +263,7 @@ def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float |
     from magical_prune.training import TrainConfig
 
     _check_device(device, threads)
+    _check_transferable(model, "fewshot")
     if details is not None:
         check_output(details, force)
     ds = _open(data, metric, worst_percent, False, True)
