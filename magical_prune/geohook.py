@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import zipfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from magical_prune.calibrate import calibrate_threshold
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geolearn import GeometryLearner, LearnerConfig, stack_vectors
 from magical_prune.geometry import GeometryVectors, geometry_vectors
+from magical_prune.geomodel import DesignColumns, GeometryScorer, scorer_of
 from magical_prune.hook import Decision
 from magical_prune.placement import Placement
 
@@ -89,6 +91,7 @@ class GeometryHook:
     _results: list[_Result] = field(default_factory=list, repr=False)
     _pending: dict[int, float] = field(default_factory=dict, repr=False)
     _fitted_at: int = 0
+    _columns: DesignColumns | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.config.seed)
@@ -138,6 +141,8 @@ class GeometryHook:
         if value is None or not math.isfinite(float(value)):
             return False
         weight = self._pending.pop(id(placement), 1.0)
+        if self._columns is None:
+            self._columns = DesignColumns.of(placement)
         self._results.append(_Result(geometry_vectors(placement), float(value), weight))
         n = len(self._results)
         due = self._fitted_at == 0 and n >= self.config.min_results
@@ -154,6 +159,7 @@ class GeometryHook:
         badness = learner.badness(values)
         cut = _weighted_quantile(badness, weights, 1.0 - self.config.worst_percent / 100.0)
         bad = (badness > cut).astype(int)
+        self._bad = bad
         calibration = calibrate_threshold(learner.oof_scores, bad, self.config.target_for, weights)
         too_costly = (calibration.good_pruned or 0.0) > self.config.max_good_pruned
         self.threshold = (
@@ -186,15 +192,75 @@ class GeometryHook:
     def wait(self) -> None:
         """Fits run in the foreground: nothing to wait for."""
 
+    def model(self) -> GeometryScorer | None:
+        """The last fit as a model file's scorer (``score``, ``explain`` and ``calibrate``
+        take it), its threshold the hook's; None before the first fit."""
+        if self.learner is None or self._columns is None or not hasattr(self, "_bad"):
+            return None
+        rows = np.stack([_flat(r.vectors) for r in self._results[: self._fitted_at]])
+        return scorer_of(self.learner, rows, self._bad, self._columns,
+                         worst_percent=self.config.worst_percent,
+                         raw_threshold=self.threshold)  # fmt: skip
+
     def save(self, folder: str | os.PathLike[str]) -> None:
-        """Write the settings, counters and the last fit's choice as ``state.json``."""
+        """Write ``state.json`` (settings, counters, the last fit's choice), ``results.npz``
+        (every collected result, so :meth:`resume` can go on) and, once fitted, ``model.pt``
+        (:meth:`model`)."""
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
+        columns = None if self._columns is None else asdict(self._columns)
         state = {"config": asdict(self.config), "counters": self.counters,
                  "threshold": None if math.isinf(self.threshold) else self.threshold,
                  "chosen": None if self.learner is None else self.learner.chosen,
-                 "cv": None if self.learner is None else self.learner.cv}  # fmt: skip
+                 "cv": None if self.learner is None else self.learner.cv,
+                 "columns": columns}  # fmt: skip
+        if self._results:
+            np.savez(path / "results.npz", layout=np.stack([r.vectors.layout for r in self._results]),
+                     pairs=np.stack([r.vectors.pairs for r in self._results]),
+                     heat=np.stack([r.vectors.heat for r in self._results]),
+                     value=[r.value for r in self._results],
+                     weight=[r.weight for r in self._results])  # fmt: skip
+        model = self.model()
+        if model is not None:
+            model.save(path / "model.pt")
         (path / "state.json").write_text(json.dumps(state, indent=1) + "\n")
+
+    @classmethod
+    def resume(cls, folder: str | os.PathLike[str], **changes: object) -> GeometryHook:
+        """A hook that goes on from a :meth:`save`: same settings (``changes`` override
+        them), counters and results, refitted on every result when there are enough.
+
+        Raises:
+            MagicalPruneError: the folder holds no state or a damaged one (one line).
+        """
+        path = Path(folder)
+        try:
+            state = json.loads((path / "state.json").read_text())
+            hook = cls(GeometryHookConfig(**{**state["config"], **changes}))
+            counters = state["counters"]
+            hook.decisions, hook.pruned = int(counters["decisions"]), int(counters["pruned"])
+            if state.get("columns"):
+                c = state["columns"]
+                hook._columns = DesignColumns(c["digest"], tuple(c["widths"]), tuple(c["devices"]))
+            if (path / "results.npz").exists():
+                hook._results = _read_results(path / "results.npz")
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+            raise MagicalPruneError(f"damaged geometry hook state ({type(err).__name__}: {err})",
+                                    path) from None  # fmt: skip
+        if len(hook._results) >= hook.config.min_results:
+            hook.refit()
+        return hook
+
+
+def _flat(v: GeometryVectors) -> np.ndarray:
+    return np.concatenate([v.layout, v.pairs, v.heat])
+
+
+def _read_results(path: Path) -> list[_Result]:
+    with np.load(path) as z:
+        n = len(z["value"])
+        return [_Result(GeometryVectors(z["layout"][i], z["pairs"][i], z["heat"][i]),
+                        float(z["value"][i]), float(z["weight"][i])) for i in range(n)]  # fmt: skip
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

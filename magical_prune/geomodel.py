@@ -29,16 +29,23 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from magical_prune.calibrate import calibrate_threshold, check_threshold
+from magical_prune.calibrate import NO_PRUNE, calibrate_threshold, check_threshold
 from magical_prune.card import CalibrationRecord, DataRecord, InputSpec, LabelSpec, ModelCard
 from magical_prune.checkpoint import read_model, save_model
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import column_digest, flat_vector, vector_widths
-from magical_prune.labels import label_by_rank
+from magical_prune.labels import get_metric, label_by_rank
 from magical_prune.placement import Placement
 
-__all__ = ["FAMILY", "DesignColumns", "GeometryScorer", "fit_geometry", "fit_rows"]
+__all__ = [
+    "FAMILY",
+    "DesignColumns",
+    "GeometryScorer",
+    "fit_geometry",
+    "fit_rows",
+    "scorer_of",
+]
 
 FAMILY = "geometry"
 #: decimals a score is rounded to, as for the CNN (a score does not depend on the batch)
@@ -222,43 +229,60 @@ def fit_rows(
     """
     values = np.asarray(values, dtype=np.float64)
     labelled = label_by_rank(values, metric, worst_percent)
-    tables = _split(rows, columns.widths)
-    learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed)).fit(tables, values)
-    slope, intercept = _probability_map(learner.oof_scores, labelled.labels)
-    card = ModelCard(
-        arch=f"geometry:{learner.chosen}",
-        family=FAMILY,
-        inputs=InputSpec(kind="geometry", image_size=0),
-        label=LabelSpec(
-            metric=metric,
-            better=labelled.metric.better,
-            worst_percent=float(worst_percent),
-            balanced=False,
-            critical_value=float(labelled.critical_value),
-        ),  # fmt: skip
-        data=None if data is None else DataRecord.from_dict({"design": design, **dict(data)}),
-        extra={
-            FAMILY: {
-                "metric": metric,
-                "seed": seed,
-                "candidate": learner.chosen,
-                "cv_spearman": dict(learner.cv),
-                "probability": [slope, intercept],
-                "widths": list(columns.widths),
-                "columns_sha256": columns.digest,
-                "devices": list(columns.devices),
-                "n_labels": int(len(values)),
-            }
-        },  # fmt: skip
-    )
-    scorer = GeometryScorer(learner, card, reference=np.median(tables_rows(rows), axis=0))
+    learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed))
+    learner.fit(_split(rows, columns.widths), values)
+    scorer = scorer_of(learner, rows, labelled.labels, columns, worst_percent=worst_percent,
+                       critical_value=labelled.critical_value)  # fmt: skip
+    if data is not None:
+        scorer.card = replace(
+            scorer.card, data=DataRecord.from_dict({"design": design, **dict(data)})
+        )
     if target_for is not None:
+        geo = scorer.card.extra[FAMILY]
+        slope, intercept = (float(v) for v in geo["probability"])
         oof = np.round(_sigmoid(slope * learner.oof_scores + intercept), SCORE_DECIMALS)
         cal = calibrate_threshold(oof, labelled.labels, target_for)
         record = {**cal.to_dict(), "split": "out-of-fold"}
-        scorer.card = replace(card, threshold=cal.threshold,
+        scorer.card = replace(scorer.card, threshold=cal.threshold,
                               calibration=CalibrationRecord.from_dict(record))  # fmt: skip
     return scorer
+
+
+def scorer_of(
+    learner: GeometryLearner,
+    rows: np.ndarray,
+    labels: np.ndarray,
+    columns: DesignColumns,
+    *,
+    worst_percent: float = 25.0,
+    critical_value: float | None = None,
+    raw_threshold: float | None = None,
+) -> GeometryScorer:
+    """The scorer (and card) of a learner fitted on ``rows`` with 0/1 ``labels`` (the
+    probability map is fitted on its out-of-fold scores); ``raw_threshold``, a threshold on
+    the learner's own scores (as :class:`~magical_prune.geohook.GeometryHook` keeps), becomes
+    the card's threshold on the probability."""
+    config = learner.config
+    slope, intercept = _probability_map(learner.oof_scores, np.asarray(labels))
+    threshold = 0.5
+    if raw_threshold is not None:
+        ok = slope > 0 and np.isfinite(raw_threshold)
+        threshold = float(np.round(_sigmoid(slope * raw_threshold + intercept), SCORE_DECIMALS))
+        threshold = threshold if ok else NO_PRUNE
+    card = ModelCard(
+        arch=f"geometry:{learner.chosen}", family=FAMILY, threshold=threshold,
+        inputs=InputSpec(kind="geometry", image_size=0),
+        label=LabelSpec(metric=config.metric, better=get_metric(config.metric).better,
+                        worst_percent=float(worst_percent), balanced=False,
+                        critical_value=critical_value),
+        extra={FAMILY: {
+            "metric": config.metric, "seed": config.seed, "candidate": learner.chosen,
+            "cv_spearman": dict(learner.cv), "probability": [slope, intercept],
+            "widths": list(columns.widths), "columns_sha256": columns.digest,
+            "devices": list(columns.devices), "n_labels": int(len(labels)),
+        }},
+    )  # fmt: skip
+    return GeometryScorer(learner, card, reference=np.median(tables_rows(rows), axis=0))
 
 
 def tables_rows(rows: np.ndarray) -> np.ndarray:

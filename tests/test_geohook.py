@@ -54,3 +54,36 @@ def test_config_is_checked():
         GeometryHookConfig(explore=0.0)
     with pytest.raises(MagicalPruneError):
         GeometryHookConfig(min_results=2)
+
+
+def test_save_resume_and_the_model_file(tiny_placements, tmp_path):
+    from magical_prune.predict import load_scorer
+
+    hook = GeometryHook(GeometryHookConfig(min_results=32, target_for=0.15, seed=1))
+    for placement in tiny_placements[:100]:
+        if not hook(placement).prune:
+            hook.update(placement, placement.performance)
+    hook.refit()  # the last fit on every result, as resume fits
+    hook.save(tmp_path / "state")
+    assert {p.name for p in (tmp_path / "state").iterdir()} == {
+        "state.json",
+        "results.npz",
+        "model.pt",
+    }
+    again = GeometryHook.resume(tmp_path / "state")
+    assert again.results == hook.results and again.threshold == hook.threshold
+    assert again.counters["decisions"] == hook.counters["decisions"]
+    later = tiny_placements[100:]
+    assert np.array_equal(
+        again.learner.score_placements(later), hook.learner.score_placements(later)
+    )
+    model = load_scorer(tmp_path / "state" / "model.pt")
+    raw = hook.learner.score_placements(later)
+    # the file's probability threshold makes the hook's decisions on its raw scores
+    assert np.array_equal(model.decide(model.score(later)), raw >= hook.threshold)
+
+
+def test_resume_of_a_damaged_state_is_one_error(tmp_path):
+    (tmp_path / "state.json").write_text("{not json")
+    with pytest.raises(MagicalPruneError, match="damaged geometry hook state"):
+        GeometryHook.resume(tmp_path)
