@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from sklearn.linear_model import LogisticRegression
 
 from magical_prune.calibrate import NO_PRUNE, calibrate_threshold, check_threshold
 from magical_prune.card import CalibrationRecord, DataRecord, InputSpec, LabelSpec, ModelCard
@@ -305,5 +304,7 @@ def _probability_map(scores: np.ndarray | None, labels: np.ndarray) -> tuple[flo
     if len(np.unique(labels)) < 2 or np.ptp(s) == 0:
         return 0.0, float(np.log(max(labels.mean(), 1e-6) / max(1 - labels.mean(), 1e-6)))
     scale = float(np.std(s)) or 1.0
+    from sklearn.linear_model import LogisticRegression  # fitting only: scoring needs numpy
+
     fit = LogisticRegression(C=1e4).fit((s / scale)[:, None], labels)
     return float(fit.coef_[0, 0] / scale), float(fit.intercept_[0])
