@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from magical_prune.errors import MagicalPruneError
+from magical_prune.geoarrays import LinearModel, TreeTable
 from magical_prune.geometry import GeometryVectors, geometry_vectors
 from magical_prune.labels import get_metric
 from magical_prune.placement import Placement
@@ -120,105 +121,6 @@ def _trees(n: int, seed: int) -> HistGradientBoostingRegressor:
     )  # fmt: skip
 
 
-class _TreeTable:
-    """All trees of a fitted HistGradientBoostingRegressor as flat arrays, evaluated at once.
-
-    Why hand-written: sklearn's predict walks its trees in a Python loop (~50 µs per tree),
-    i.e. 10 ms for one layout with 200 trees, where the hook's budget is 2 ms; numpy walks
-    all trees together in one step per tree level. It reads sklearn's fitted tree nodes
-    (``_predictors``, ``nodes``, ``_baseline_prediction``); where those are not there (another
-    sklearn release) or a feature is categorical, :meth:`predict` is sklearn's own.
-    """
-
-    def __init__(self, model: HistGradientBoostingRegressor) -> None:
-        self.model = model
-        self.ready = False
-        try:
-            trees = [group[0].nodes for group in model._predictors]
-            if model.is_categorical_ is not None or not trees:
-                return
-            offsets = np.cumsum([0] + [len(t) for t in trees[:-1]])
-            nodes = np.concatenate(trees)
-            shift = np.repeat(offsets, [len(t) for t in trees])
-            self.feature = nodes["feature_idx"].astype(np.int64)
-            self.threshold = nodes["num_threshold"].astype(np.float64)
-            self.missing_left = nodes["missing_go_to_left"].astype(bool)
-            self.left = nodes["left"].astype(np.int64) + shift
-            self.right = nodes["right"].astype(np.int64) + shift
-            self.leaf = nodes["is_leaf"].astype(bool)
-            self.value = nodes["value"].astype(np.float64)
-            self.roots = offsets.astype(np.int64)
-            self.baseline = float(np.ravel(model._baseline_prediction)[0])
-            self.depth = int(nodes["depth"].max()) + 1
-            self.ready = True
-        except (AttributeError, KeyError, ValueError, IndexError):
-            self.ready = False
-
-    def state(self) -> dict[str, np.ndarray]:
-        """The flat arrays (what a model file stores); only for a ready table."""
-        if not self.ready:
-            raise MagicalPruneError("these trees cannot be stored (another sklearn release)")
-        keys = ("feature", "threshold", "missing_left", "left", "right", "leaf", "value", "roots")
-        out = {k: getattr(self, k) for k in keys}
-        out["baseline_depth"] = np.array([self.baseline, self.depth], dtype=np.float64)
-        return out
-
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> _TreeTable:
-        table = cls.__new__(cls)
-        table.model = None  # type: ignore[assignment]
-        for key in ("feature", "left", "right", "roots"):
-            setattr(table, key, np.asarray(state[key], dtype=np.int64))
-        for key in ("threshold", "value"):
-            setattr(table, key, np.asarray(state[key], dtype=np.float64))
-        table.missing_left = np.asarray(state["missing_left"], dtype=bool)
-        table.leaf = np.asarray(state["leaf"], dtype=bool)
-        baseline, depth = np.asarray(state["baseline_depth"], dtype=np.float64)
-        table.baseline, table.depth, table.ready = float(baseline), int(depth), True
-        return table
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        if not self.ready:
-            return self.model.predict(x)
-        x = np.asarray(x, dtype=np.float64)
-        at = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
-        rows = np.arange(len(x))[:, None]
-        for _ in range(self.depth):
-            value = x[rows, self.feature[at]]
-            go_left = np.where(np.isnan(value), self.missing_left[at], value <= self.threshold[at])
-            at = np.where(self.leaf[at], at, np.where(go_left, self.left[at], self.right[at]))
-        return self.baseline + self.value[at].sum(axis=1)
-
-
-class _Linear:
-    """A fitted scaler + ridge pipeline as four arrays (how a model file keeps it)."""
-
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, icpt: float):
-        self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, float(icpt)
-
-    @classmethod
-    def of(cls, pipeline: Any) -> _Linear:
-        if isinstance(pipeline, _Linear):
-            return pipeline
-        scaler, ridge = pipeline[0], pipeline[-1]
-        return cls(scaler.mean_, scaler.scale_, np.ravel(ridge.coef_), float(ridge.intercept_))
-
-    def state(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}.mean": self.mean, f"{prefix}.scale": self.scale,
-                f"{prefix}.coef": self.coef, f"{prefix}.intercept": np.array([self.intercept])}  # fmt: skip
-
-    @classmethod
-    def from_state(cls, state: dict[str, np.ndarray], prefix: str) -> _Linear:
-        get = [np.asarray(state[f"{prefix}.{k}"], dtype=np.float64)
-               for k in ("mean", "scale", "coef", "intercept")]  # fmt: skip
-        return cls(get[0], get[1], get[2], float(get[3][0]))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return (
-            (np.asarray(x, dtype=np.float64) - self.mean) / self.scale
-        ) @ self.coef + self.intercept
-
-
 def _kfold(folds: int, seed: int) -> Any:
     from sklearn.model_selection import KFold
 
@@ -243,25 +145,25 @@ class _Fitted:
         elif name == "ridge-layout":
             self.model = _ridge().fit(t.layout, badness)
         elif name == "trees":
-            self.model = _TreeTable(_trees(len(t), seed).fit(t.layout, badness))
+            self.model = TreeTable(_trees(len(t), seed).fit(t.layout, badness))
         elif name == "trees-physics":
             self.ridge = _ridge().fit(t.physics, target)
             oof = np.zeros(len(t))
             kfold = _kfold(_folds(len(t), folds), seed)
             for train, held in kfold.split(t.layout):
                 oof[held] = _ridge().fit(t.physics[train], target[train]).predict(t.physics[held])
-            self.model = _TreeTable(_trees(len(t), seed).fit(self._inputs(t, oof), target))
+            self.model = TreeTable(_trees(len(t), seed).fit(self._inputs(t, oof), target))
         else:
             raise MagicalPruneError(f"unknown candidate {name!r}; known: {', '.join(CANDIDATES)}")
 
     def state(self) -> dict[str, np.ndarray]:
         """The fitted candidate as named arrays (a model file's weights)."""
-        if isinstance(self.model, _TreeTable):
+        if isinstance(self.model, TreeTable):
             out = {f"trees.{k}": v for k, v in self.model.state().items()}
         else:
-            out = _Linear.of(self.model).state("ridge")
+            out = LinearModel.of(self.model).state("ridge")
         if hasattr(self, "ridge"):
-            out.update(_Linear.of(self.ridge).state("physics"))
+            out.update(LinearModel.of(self.ridge).state("physics"))
         return out
 
     @classmethod
@@ -273,11 +175,11 @@ class _Fitted:
         fitted.name, fitted.signed = name, signed
         if name.startswith("trees"):
             trees = {k[len("trees.") :]: v for k, v in state.items() if k.startswith("trees.")}
-            fitted.model = _TreeTable.from_state(trees)
+            fitted.model = TreeTable.from_state(trees)
         else:
-            fitted.model = _Linear.from_state(state, "ridge")
+            fitted.model = LinearModel.from_state(state, "ridge")
         if name == "trees-physics":
-            fitted.ridge = _Linear.from_state(state, "physics")
+            fitted.ridge = LinearModel.from_state(state, "physics")
         return fitted
 
     @staticmethod

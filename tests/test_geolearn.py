@@ -95,13 +95,13 @@ def test_placements_of_the_committed_example():
 def test_tree_table_predicts_what_sklearn_predicts():
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from magical_prune.geolearn import _TreeTable
+    from magical_prune.geoarrays import TreeTable
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(300, 7))
     y = np.sin(x[:, 0]) + x[:, 1] * x[:, 2] + rng.normal(0, 0.1, 300)
     model = HistGradientBoostingRegressor(max_iter=60, random_state=0).fit(x, y)
-    table = _TreeTable(model)
+    table = TreeTable(model)
     assert table.ready
     probe = rng.normal(size=(50, 7))
     probe[3, 1] = np.nan  # a missing value takes the side sklearn learnt for it
