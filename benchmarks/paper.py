@@ -279,7 +279,7 @@ def job_table3(arch: str, data_path: str, epochs: int | None, steps: int | None,
 
 def job_table4(design: str, alpha: float, mode: str, data_path: str, baseline: str,
                scale: Scale, device: str) -> dict[str, Any]:  # fmt: skip
-    from magical_prune.checkpoint import load_checkpoint
+    from magical_prune.checkpoint import load_model
     from magical_prune.dataset import LabelledDataset
     from magical_prune.models import get_architecture
     from magical_prune.training import TrainConfig, evaluate, finetune, train
@@ -288,10 +288,10 @@ def job_table4(design: str, alpha: float, mode: str, data_path: str, baseline: s
     data = LabelledDataset.open(data_path, metric=METRIC[design])
     cfg = get_architecture("efficient").default_cfg
     if design == "ota1":  # the baseline itself on the whole ota1 test split
-        model, meta = load_checkpoint(baseline)
-        metrics = evaluate(model, meta, data, device=device)
+        model, card = load_model(baseline)
+        metrics = evaluate(model, card, data, device=device)
         return {"design": design, "alpha": alpha, "mode": mode, "test": metrics,
-                "n_train": int(meta["data"]["n_train"]),
+                "n_train": int(card.data.n_train),
                 "seconds": time.perf_counter() - start}  # fmt: skip
     n_train = len(data.split(alpha).train)
     if mode == "w":
@@ -326,7 +326,7 @@ def job_baseline(data_path: str, model_path: str, reuse: str | None,
     one ``benchmarks/bundle_model.py`` trains) is copied instead of training again."""
     import shutil
 
-    from magical_prune.checkpoint import read_checkpoint
+    from magical_prune.checkpoint import read_model
     from magical_prune.dataset import LabelledDataset
     from magical_prune.training import TrainConfig, create, resolve_config, train
 
@@ -336,14 +336,14 @@ def job_baseline(data_path: str, model_path: str, reuse: str | None,
     wanted = asdict(resolve_config(config, create("efficient", data.image_size)))
     ignore = ("device", "eval_every", "eval_batch_size")
     if reuse and Path(reuse).is_file():
-        _, meta = read_checkpoint(reuse)
-        have = meta.get("train_config", {})
-        same = meta.get("data", {}).get("content_hash") == data.data.content_hash and all(
+        _, card = read_model(reuse)
+        have = card.train_config
+        same = card.data_content_hash == data.data.content_hash and all(
             have.get(k) == v for k, v in wanted.items() if k not in ignore
         )
         if same:
             shutil.copyfile(reuse, model_path)
-            return {"test": meta["test_metrics"], "n_train": meta["data"]["n_train"],
+            return {"test": dict(card.test_metrics or {}), "n_train": card.data.n_train,
                     "reused": reuse, "seconds": time.perf_counter() - start}  # fmt: skip
     result = train(data, config, progress=False)
     result.save(model_path)

@@ -454,17 +454,15 @@ def _geometry_hook(options: FlowOptions, metric: str) -> Any:
 
 
 def _model_info(predictor: Any) -> dict[str, Any]:
-    meta = predictor.meta
-    data = meta.get("data") or {}
-    parent = meta.get("parent") or {}
-    label = meta.get("label") or {}
+    card = predictor.card
+    parent = card.parent.design if card.parent is not None else None
     return {
         "path": predictor.source,
-        "arch": meta.get("arch"),
-        "design": data.get("design") or parent.get("design"),
-        "metric": label.get("metric"),
+        "arch": card.arch,
+        "design": card.design or parent,
+        "metric": card.metric,
         "threshold": predictor.threshold,
-        "calibrated_for": (meta.get("calibration") or {}).get("target_for"),
+        "calibrated_for": card.calibrated_for,
     }
 
 
