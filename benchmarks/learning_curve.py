@@ -112,7 +112,10 @@ def _ridge() -> object:
 
 def _trees(n: int) -> HistGradientBoostingRegressor:
     # the afternoon baseline: 200 iterations at learning rate 0.05, sklearn's other defaults
-    return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, random_state=0)
+    # but early stopping, which sklearn turns on above 10,000 rows and which stops after 10
+    # trees on metrics in volts (its tolerance is absolute: see magical_prune.geolearn._trees)
+    return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, random_state=0,
+                                         early_stopping=False)  # fmt: skip
 
 
 def random_scores(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:

@@ -106,3 +106,14 @@ def test_tree_table_predicts_what_sklearn_predicts():
     probe = rng.normal(size=(50, 7))
     probe[3, 1] = np.nan  # a missing value takes the side sklearn learnt for it
     np.testing.assert_allclose(table.predict(probe), model.predict(probe), rtol=1e-10, atol=1e-12)
+
+
+def test_trees_use_every_iteration_on_tiny_metric_values_and_many_rows():
+    # sklearn's automatic early stopping (over 10,000 rows) compares an absolute tolerance
+    # with the loss; on offsets in volts it stopped after 10 trees
+    from magical_prune.geolearn import _trees
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(10_500, 3))
+    y = 1e-5 * (x[:, 0] > 0.5) + 1e-7 * rng.normal(size=len(x))
+    assert _trees(len(x), 0).set_params(max_iter=30).fit(x, y).n_iter_ == 30
