@@ -56,9 +56,13 @@ _OTHER_FILES: dict[str, str] = {
 
 
 class ModelFile(click.ParamType):
-    """A model file argument: an existing file, or ``default`` for the bundled model."""
+    """A model file argument, or ``default`` for the bundled model; ``exists``: the file is
+    checked here (else the loader reports a missing file in its own words)."""
 
     name = "model"
+
+    def __init__(self, exists: bool = False) -> None:
+        self.exists = exists
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
         if os.fspath(value) == "default" and not Path(value).exists():
@@ -68,12 +72,14 @@ class ModelFile(click.ParamType):
                 return resolve_model_path("default")
             except MagicalPruneError as err:
                 self.fail(err.message, param, ctx)
-        path = click.Path(exists=True, dir_okay=False, path_type=Path)
+        path = click.Path(exists=self.exists, dir_okay=False, path_type=Path)
         return path.convert(value, param, ctx)  # type: ignore[no-any-return]
 
 
 #: a model file, or "default" (the bundled model)
 MODEL_FILE = ModelFile()
+#: the same, checked to exist when the command line is read
+EXISTING_MODEL_FILE = ModelFile(exists=True)
 
 
 def check_placement_file(path: Path) -> None:

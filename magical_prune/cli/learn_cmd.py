@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from magical_prune.cli._common import MODEL_FILE, check_output, echo_json, report_tradeoff
+from magical_prune.cli._common import EXISTING_MODEL_FILE, check_output, echo_json, report_tradeoff
 from magical_prune.cli._learn import (
     _DATA,
     _OUT,
@@ -91,7 +91,7 @@ def train(data: Path, output: Path, learner: str, arch: str, target_for: float, 
 
 
 @click.command()
-@click.argument("model", type=MODEL_FILE)
+@click.argument("model", type=EXISTING_MODEL_FILE)
 @click.argument("data", type=_DATA)
 @click.option(
     "-o", "--output", required=True, type=_OUT, help="Fine-tuned model file to write (.pt)."
@@ -138,7 +138,7 @@ def finetune(model: Path, data: Path, output: Path, alpha: float, lr_scale: floa
 
 
 @click.command()
-@click.argument("model", type=MODEL_FILE)
+@click.argument("model", type=EXISTING_MODEL_FILE)
 @click.argument("data", type=_DATA)
 @click.option("--split", type=click.Choice(["test", "all"]), default="test", show_default=True,
               help="Evaluate on the test split (last 20%, as in training) or on every layout.")  # fmt: skip
@@ -206,7 +206,7 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
 
 
 @click.command()
-@click.argument("model", type=MODEL_FILE)
+@click.argument("model", type=EXISTING_MODEL_FILE)
 @click.argument("data", type=_DATA)
 @click.option(
     "--shots",
