@@ -256,7 +256,10 @@ def plot(rows: list[dict], path: Path) -> None:
         ax.set_xlabel("labelled layouts of the design")
         ax.set_ylabel("FOR % at 25% pruned")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    handles = {}
+    for ax in axes[0]:  # one legend for every learner any panel shows
+        handles.update(zip(ax.get_legend_handles_labels()[1], ax.get_legend_handles_labels()[0]))
+    axes[0][0].legend(handles.values(), handles.keys(), fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
