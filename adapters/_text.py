@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
+
 from magical_prune._files import read_bytes
 from magical_prune.errors import MagicalPruneError, ParseError
 
@@ -70,6 +72,19 @@ def um_to_nm(token: str, path: str | os.PathLike[str], line: int, what: str = "c
     if abs(value) > MAX_UM:
         raise ParseError(f"{what} {token!r} is out of range (|x| > {MAX_UM:g} um)", path, line)
     return round(value * 1000.0)
+
+
+def quads_to_nm(tokens: list[str]) -> np.ndarray | None:
+    """Tokens read four per shape (µm) -> ``(N, 4)`` int64 nm, all at once; None when any
+    token is not a number or out of range (the caller then walks the lines with
+    :func:`um_to_nm` to name the bad one). The fast path of the place.* readers."""
+    try:
+        um = np.array(tokens, dtype=np.float64).reshape(-1, 4)
+    except ValueError:
+        return None
+    if not np.all(np.abs(um) <= MAX_UM):  # False for NaN too
+        return None
+    return np.rint(um * 1000.0).astype(np.int64)
 
 
 def nm_to_um_text(nm: int) -> str:

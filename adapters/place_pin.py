@@ -15,9 +15,9 @@ import numpy as np
 import shapely
 
 from magical_prune.adapters._text import (
-    MAX_UM,
     check_name,
     nm_to_um_text,
+    quads_to_nm,
     read_text,
     um_to_nm,
     write_lines,
@@ -135,14 +135,8 @@ def parse_pin_shapes(
     if not devices:  # read as "no pins", it would give an all-zero routing image
         raise ParseError("empty pin file: no device block (see docs/formats.md)", path)
     # All coordinates at once; on any problem, walk them again to name the line.
-    try:
-        um = np.array(numbers, dtype=np.float64).reshape(-1, 4)
-        ok = bool(np.all(np.abs(um) <= MAX_UM))  # False for NaN too
-    except ValueError:
-        ok = False
-    if ok:
-        nm = np.rint(um * 1000.0).astype(np.int64)
-        ok = bool(np.all(nm[:, 2] >= nm[:, 0]) and np.all(nm[:, 3] >= nm[:, 1]))
+    nm = quads_to_nm(numbers)
+    ok = nm is not None and bool(np.all(nm[:, 2] >= nm[:, 0]) and np.all(nm[:, 3] >= nm[:, 1]))
     if not ok:
         _pin_number_error(found, numbers, path)
     for (key, layer, _), box in zip(found, nm.tolist()):

@@ -13,9 +13,9 @@ from typing import NamedTuple
 import numpy as np
 
 from magical_prune.adapters._text import (
-    MAX_UM,
     check_name,
     nm_to_um_text,
+    quads_to_nm,
     read_text,
     um_to_nm,
     write_lines,
@@ -57,14 +57,8 @@ def parse_place_result(text: str, path: PathLike = "<string>") -> PlaceResult:
     if not names:
         raise ParseError("empty placement: no device line", path)
     # Fast path: convert all numbers at once; on any problem, find the line and say why.
-    try:
-        um = np.array(values, dtype=np.float64).reshape(-1, 4)
-        ok = bool(np.all(np.abs(um) <= MAX_UM))  # False for NaN too
-    except ValueError:
-        ok = False
-    if ok:
-        nm = np.rint(um * 1000.0).astype(np.int64)
-        ok = bool(np.all(nm[:, 2:] > 0)) and len(set(names)) == len(names)
+    nm = quads_to_nm(values)
+    ok = nm is not None and bool(np.all(nm[:, 2:] > 0)) and len(set(names)) == len(names)
     if not ok:
         _place_result_error(names, values, lines, path)
     rects = np.empty_like(nm)
