@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_THRESHOLD",
     "FORMAT",
     "FORMAT_VERSION",
+    "build_model",
     "check_fits",
     "file_sha256",
     "finite_or_none",
@@ -196,14 +197,15 @@ def _default_factory(card: ModelCard) -> ModelFactory:
     return create
 
 
-def _build(
+def build_model(
     state: Mapping[str, torch.Tensor],
     card: ModelCard,
     path: str | os.PathLike[str],
-    device: str | torch.device,
-    factory: ModelFactory | None,
+    device: str | torch.device = "cpu",
+    factory: ModelFactory | None = None,
 ) -> torch.nn.Module:
-    """The model a card describes with ``state`` loaded, on ``device``, in eval mode."""
+    """The model a card describes with ``state`` loaded (as :func:`read_model` returns
+    them: a file read once), on ``device``, in eval mode."""
     try:
         model = (factory or _default_factory(card))(card.arch, card.image_size)
     except MagicalPruneError as err:
@@ -239,7 +241,7 @@ def load_model(
             weights that do not fit the architecture.
     """
     state, card = read_model(path)
-    return _build(state, card, path, device, factory), card
+    return build_model(state, card, path, device, factory), card
 
 
 def load_checkpoint(
@@ -250,7 +252,7 @@ def load_checkpoint(
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Like :func:`load_model`, with the metadata as the file holds it (a plain dict)."""
     state, meta = _read_blob(path)
-    return _build(state, _card(meta, path), path, device, factory), meta
+    return build_model(state, _card(meta, path), path, device, factory), meta
 
 
 def check_fits(

@@ -92,6 +92,7 @@ class GeometryHook:
     _pending: dict[int, float] = field(default_factory=dict, repr=False)
     _fitted_at: int = 0
     _columns: DesignColumns | None = field(default=None, repr=False)
+    _fit_labels: np.ndarray | None = field(default=None, repr=False)  # of the last fit
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.config.seed)
@@ -159,7 +160,7 @@ class GeometryHook:
         badness = learner.badness(values)
         cut = _weighted_quantile(badness, weights, 1.0 - self.config.worst_percent / 100.0)
         bad = (badness > cut).astype(int)
-        self._bad = bad
+        self._fit_labels = bad
         calibration = calibrate_threshold(learner.oof_scores, bad, self.config.target_for, weights)
         too_costly = (calibration.good_pruned or 0.0) > self.config.max_good_pruned
         self.threshold = (
@@ -195,10 +196,10 @@ class GeometryHook:
     def model(self) -> GeometryScorer | None:
         """The last fit as a model file's scorer (``score``, ``explain`` and ``calibrate``
         take it), its threshold the hook's; None before the first fit."""
-        if self.learner is None or self._columns is None or not hasattr(self, "_bad"):
+        if self.learner is None or self._columns is None or self._fit_labels is None:
             return None
-        rows = np.stack([_flat(r.vectors) for r in self._results[: self._fitted_at]])
-        return scorer_of(self.learner, rows, self._bad, self._columns,
+        rows = np.stack([r.vectors.flat() for r in self._results[: self._fitted_at]])
+        return scorer_of(self.learner, rows, self._fit_labels, self._columns,
                          worst_percent=self.config.worst_percent,
                          raw_threshold=self.threshold)  # fmt: skip
 
@@ -250,10 +251,6 @@ class GeometryHook:
         if len(hook._results) >= hook.config.min_results:
             hook.refit()
         return hook
-
-
-def _flat(v: GeometryVectors) -> np.ndarray:
-    return np.concatenate([v.layout, v.pairs, v.heat])
 
 
 def _read_results(path: Path) -> list[_Result]:

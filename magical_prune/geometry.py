@@ -55,6 +55,15 @@ class GeometryVectors:
     pairs: np.ndarray
     heat: np.ndarray
 
+    def flat(self) -> np.ndarray:
+        """The three side by side (the row a data set stores, a geometry model reads)."""
+        return np.concatenate([self.layout, self.pairs, self.heat])
+
+    @property
+    def widths(self) -> tuple[int, int, int]:
+        """Lengths of the layout, pair and heat parts of :meth:`flat`."""
+        return len(self.layout), len(self.pairs), len(self.heat)
+
 
 def _centres_um(placement: Placement) -> np.ndarray:
     rects = np.asarray(placement.rects, dtype=np.float64) / NM_PER_UM
@@ -164,11 +173,9 @@ def column_digest(placement: Placement) -> str:
 
 def flat_vector(placement: Placement) -> np.ndarray:
     """The layout, pair and heat vectors side by side (the row a data set stores)."""
-    v = geometry_vectors(placement)
-    return np.concatenate([v.layout, v.pairs, v.heat])
+    return geometry_vectors(placement).flat()
 
 
-def vector_widths(placement: Placement) -> list[int]:
+def vector_widths(placement: Placement) -> tuple[int, int, int]:
     """Lengths of the layout, pair and heat parts of :func:`flat_vector`."""
-    v = geometry_vectors(placement)
-    return [len(v.layout), len(v.pairs), len(v.heat)]
+    return geometry_vectors(placement).widths

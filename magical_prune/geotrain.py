@@ -21,6 +21,7 @@ from magical_prune.dataset import LabelledDataset
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geomodel import DesignColumns, GeometryScorer, fit_rows
 from magical_prune.metrics import classification_metrics
+from magical_prune.predict.calibrate_data import score_layouts
 
 __all__ = ["GeometryTrainResult", "evaluate_geometry", "train_geometry"]
 
@@ -100,7 +101,7 @@ def evaluate_geometry(
         positions = data.split(0.0, seed if split_seed is None else split_seed, fraction).test
     else:
         raise MagicalPruneError(f"split must be 'test' or 'all', got {split!r}")
-    scores = scorer.score_prepared(data.data.read_geometry(data.rows[positions]))
+    scores = score_layouts(scorer, data, positions)  # as calibrate scores them
     labels = data.labels[positions]
     out = classification_metrics(
         labels, scores, scorer.threshold if threshold is None else threshold

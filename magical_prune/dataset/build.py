@@ -25,7 +25,7 @@ from magical_prune.dataset.codec import to_float16
 from magical_prune.dataset.writer import DataSetWriter
 from magical_prune.errors import MagicalPruneError
 from magical_prune.features import IMAGE_NAMES, FeatureConfig, rasterize
-from magical_prune.geometry import column_digest, flat_vector, vector_widths
+from magical_prune.geometry import column_digest, geometry_vectors
 
 __all__ = [
     "FEATURE_CONVENTIONS",
@@ -115,8 +115,9 @@ class GeometryRow:
 def geometry_row(placement: Any) -> GeometryRow | None:
     """The row of a placement; None where the vectors cannot be made (the images still can)."""
     try:
-        return GeometryRow(flat_vector(placement), column_digest(placement),
-                           tuple(vector_widths(placement)), tuple(placement.names))  # fmt: skip
+        vectors = geometry_vectors(placement)  # once: it is most of a row's cost
+        return GeometryRow(vectors.flat(), column_digest(placement), vectors.widths,
+                           tuple(placement.names))  # fmt: skip
     except (MagicalPruneError, ValueError, IndexError):
         return None
 

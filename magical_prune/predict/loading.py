@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from magical_prune.checkpoint import read_model
+from magical_prune.checkpoint import build_model, read_model
 from magical_prune.errors import CheckpointError
 from magical_prune.geomodel import FAMILY as GEOMETRY
 from magical_prune.geomodel import GeometryScorer
@@ -39,11 +39,12 @@ def load_scorer(model: str | os.PathLike[str] | None = None, device: str = "cpu"
         CheckpointError: unreadable file, or a learner family this version does not know.
     """
     path = resolve_model_path(model)
-    _, card = read_model(path)
+    state, card = read_model(path)  # read once, whatever learnt it
     if card.family == GEOMETRY:
-        return GeometryScorer.load(path)
+        return GeometryScorer.from_state(state, card, os.fspath(path))
     if card.family == "cnn":
-        return Predictor.load(path, device=device)
+        net = build_model(state, card, path, device)
+        return Predictor(net, card, source=path, device=device)
     raise CheckpointError(
         f"model learnt by {card.family!r}; this magical-prune reads cnn and {GEOMETRY} models",
         path,
