@@ -114,3 +114,21 @@ def test_explanation_names_the_devices_that_decide(tiny_set, fitted):  # noqa: A
     assert set(top_two) & {"M0", "M1"}
     assert result.devices[top_two[0]] > 0
     assert set(result.devices) == set(worst.names)
+
+
+def test_a_damaged_geometry_table_is_one_error_naming_the_file(tiny, tmp_path):  # noqa: ANN001
+    import shutil
+
+    import h5py
+
+    from magical_prune.errors import MagicalPruneError
+
+    bad = tmp_path / "bad.h5"
+    shutil.copy(tiny.data, bad)
+    with h5py.File(bad, "r+") as f:
+        rows = f["geometry"][()]
+        del f["geometry"]
+        f.create_dataset("geometry", data=rows[:, :-1])  # one column short of its description
+    with pytest.raises(MagicalPruneError, match="damaged data set: geometry has shape") as err:
+        open_dataset(bad)
+    assert "bad.h5" in str(err.value)
