@@ -100,7 +100,9 @@ class LinearModel:
         if isinstance(pipeline, LinearModel):
             return pipeline
         scaler, ridge = pipeline[0], pipeline[-1]
-        return cls(scaler.mean_, scaler.scale_, np.ravel(ridge.coef_), float(ridge.intercept_))
+        coef = np.ravel(ridge.coef_)
+        scale = np.ones_like(coef) if scaler.scale_ is None else scaler.scale_  # centred only
+        return cls(scaler.mean_, scale, coef, float(ridge.intercept_))
 
     def state(self, prefix: str) -> dict[str, np.ndarray]:
         return {f"{prefix}.mean": self.mean, f"{prefix}.scale": self.scale,

@@ -219,6 +219,7 @@ class GeometryHook:
             np.savez(path / "results.npz", layout=np.stack([r.vectors.layout for r in self._results]),
                      pairs=np.stack([r.vectors.pairs for r in self._results]),
                      heat=np.stack([r.vectors.heat for r in self._results]),
+                     roles=np.stack([r.vectors.roles for r in self._results]),
                      value=[r.value for r in self._results],
                      weight=[r.weight for r in self._results])  # fmt: skip
         model = self.model()
@@ -255,9 +256,12 @@ class GeometryHook:
 
 def _read_results(path: Path) -> list[_Result]:
     with np.load(path) as z:
+        if "roles" not in z:
+            raise ValueError("saved before geometry rows had a role vector; start a new folder")
         n = len(z["value"])
-        return [_Result(GeometryVectors(z["layout"][i], z["pairs"][i], z["heat"][i]),
-                        float(z["value"][i]), float(z["weight"][i])) for i in range(n)]  # fmt: skip
+        parts = [z[k] for k in ("layout", "pairs", "heat", "roles")]
+        return [_Result(GeometryVectors(*(p[i] for p in parts)), float(z["value"][i]),
+                        float(z["weight"][i])) for i in range(n)]  # fmt: skip
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

@@ -14,13 +14,16 @@ learner goes further with two facts about matching:
   heat_asymmetry`), so a ridge fit on those few dozen numbers works from 16 labels.
 
 Candidates (signed target for metrics whose magnitude matters, else the badness):
-``ridge-physics`` (pair separations + heat asymmetry), ``ridge-pairs`` (the whole pair
+``ridge-roles`` (unscaled ridge on the role vector, weighted up, beside the pair separations
+and heat asymmetry: per-pair weights shrink towards shared per-role ones; see
+:mod:`magical_prune.pairroles`), ``ridge-physics`` (pair separations + heat asymmetry), ``ridge-pairs`` (the whole pair
 vector + heat), ``ridge-layout`` (ridge on the layout vector fitted to the badness: the
 magnitudes |x| carry what a metric like CMRR depends on), ``trees-physics`` (gradient-boosted trees on every vector plus the
 out-of-fold ``ridge-physics`` prediction; from 64 labels) and ``trees`` (trees on the layout
 vector fitted to the badness, the baseline's recipe; from 64 labels). :meth:`GeometryLearner.fit`
 scores each by K-fold cross-validation (Spearman correlation of out-of-fold score and
-badness) and refits the best on all labels. Its out-of-fold scores are kept for threshold
+badness) and refits the best on all labels; under :data:`CV_MIN_LABELS` labels it takes the
+first usable candidate instead. Its out-of-fold scores are kept for threshold
 calibration. Deterministic for a given seed.
 """
 
@@ -49,6 +52,10 @@ __all__ = ["CANDIDATES", "GeometryLearner", "LearnerConfig", "stack_vectors"]
 
 #: Fewest labels for the tree candidates (sklearn's trees need ~20 per leaf to split).
 TREE_MIN_LABELS = 64
+#: Fewest labels for choosing by cross-validation; below, the first usable candidate (the
+#: role ridge by default) is taken: with 3 labels per fold the choice is noise, and on the
+#: reference designs at 16 labels it cost up to 2 points of FOR against the role ridge alone.
+CV_MIN_LABELS = 32
 
 
 @dataclass(frozen=True)
@@ -65,24 +72,44 @@ class LearnerConfig:
     metric: str = "Offset_Voltage"
     folds: int = 5
     candidates: tuple[str, ...] = (
-        "ridge-physics", "ridge-pairs", "ridge-layout", "trees-physics", "trees",
+        "ridge-roles", "ridge-physics", "ridge-pairs", "ridge-layout", "trees-physics", "trees",
     )  # fmt: skip
     seed: int = 0
 
 
+#: How much more the ridge-roles candidate weights the role vector than the per-pair columns
+#: (unscaled ridge: a column's weight is what its coefficient costs). 10 for signed metrics,
+#: 1 for the others: measured on the reference designs (offsets at 16 labels: 10 beats 1 by
+#: 1.5-2.9 points of FOR; CMRR: 1 beats 10 by 2.2).
+ROLE_WEIGHT = {True: 10.0, False: 1.0}
+
+
 @dataclass(frozen=True)
 class Tables:
-    """Stacked vectors of many layouts of one design."""
+    """Stacked vectors of many layouts of one design (``roles`` None in data sets built
+    before the role vector existed: the ridge-roles candidate is then skipped)."""
 
     layout: np.ndarray
     pairs: np.ndarray
     heat: np.ndarray
+    roles: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.layout)
 
     def take(self, rows: np.ndarray) -> Tables:
-        return Tables(self.layout[rows], self.pairs[rows], self.heat[rows])
+        roles = None if self.roles is None else self.roles[rows]
+        return Tables(self.layout[rows], self.pairs[rows], self.heat[rows], roles)
+
+    def role_inputs(self, signed: bool) -> np.ndarray:
+        """The role vector (weighted) beside the physics columns; with their magnitudes too
+        for unsigned metrics (a CMRR falls with the size of a mismatch, not its sign)."""
+        if self.roles is None:
+            raise MagicalPruneError(
+                "these geometry rows have no role vector (rebuild the data set)"
+            )
+        x = np.column_stack([ROLE_WEIGHT[signed] * self.roles, self.physics])
+        return x if signed else np.column_stack([x, np.abs(x)])
 
     @property
     def physics(self) -> np.ndarray:
@@ -96,7 +123,10 @@ def stack_vectors(vectors: Sequence[GeometryVectors]) -> Tables:
         raise MagicalPruneError("no layouts to learn from")
     try:
         return Tables(
-            *(np.stack([getattr(v, k) for v in vectors]) for k in ("layout", "pairs", "heat"))
+            *(
+                np.stack([getattr(v, k) for v in vectors])
+                for k in ("layout", "pairs", "heat", "roles")
+            )  # fmt: skip
         )
     except ValueError:
         raise MagicalPruneError(
@@ -110,6 +140,15 @@ def _ridge() -> object:
     from sklearn.preprocessing import StandardScaler
 
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15)))
+
+
+def _raw_ridge() -> object:
+    from sklearn.linear_model import RidgeCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    # centred, not scaled: every column is in µm, and the penalty should treat a µm alike
+    return make_pipeline(StandardScaler(with_std=False), RidgeCV(alphas=np.logspace(-4, 4, 17)))
 
 
 def _trees(n: int, seed: int) -> HistGradientBoostingRegressor:
@@ -145,7 +184,9 @@ class _Fitted:
     def __init__(self, name: str, t: Tables, target: np.ndarray, signed: bool, seed: int,
                  badness: np.ndarray, folds: int) -> None:  # fmt: skip
         self.name, self.signed = name, signed
-        if name == "ridge-physics":
+        if name == "ridge-roles":
+            self.model = LinearModel.of(_raw_ridge().fit(t.role_inputs(signed), target))
+        elif name == "ridge-physics":
             self.model = LinearModel.of(_ridge().fit(t.physics, target))
         elif name == "ridge-pairs":
             self.model = LinearModel.of(_ridge().fit(np.column_stack([t.pairs, t.heat]), target))
@@ -194,7 +235,9 @@ class _Fitted:
         return np.column_stack([t.layout, t.pairs, t.heat, ridge])
 
     def scores(self, t: Tables) -> np.ndarray:
-        if self.name == "ridge-physics":
+        if self.name == "ridge-roles":
+            raw = self.model.predict(t.role_inputs(self.signed))
+        elif self.name == "ridge-physics":
             raw = self.model.predict(t.physics)
         elif self.name == "ridge-pairs":
             raw = self.model.predict(np.column_stack([t.pairs, t.heat]))
@@ -206,6 +249,7 @@ class _Fitted:
 
 
 CANDIDATES: dict[str, int] = {
+    "ridge-roles": 2,
     "ridge-physics": 2,
     "ridge-pairs": 2,
     "ridge-layout": 2,
@@ -257,7 +301,12 @@ class GeometryLearner:
             raise MagicalPruneError("need at least 4 finite metric values to learn from")
         badness = self.badness(values)
         target = values if self.signed else badness
-        usable = [c for c in self.config.candidates if len(values) >= CANDIDATES.get(c, 0)]
+        usable = [
+            c for c in self.config.candidates
+            if len(values) >= CANDIDATES.get(c, 0) and (c != "ridge-roles" or tables.roles is not None)
+        ]  # fmt: skip
+        if len(values) < CV_MIN_LABELS:
+            usable = usable[:1]
         kfold = _kfold(_folds(len(values), self.config.folds), self.config.seed)
         splits = list(kfold.split(values))
         oof: dict[str, np.ndarray] = {}

@@ -17,19 +17,25 @@ pixels), for learners that are not image CNNs:
   ``area * (1/r_first - 1/r_second)`` (a point source's steady-state temperature falls as
   1/r; the device area stands in for its unknown power; r is softened by the source's
   equivalent radius). Mirrored sources heat both devices of a pair alike and cancel.
+* :func:`role_vector` -- eight numbers that mean the same on every design: per role group of
+  :mod:`magical_prune.pairroles` (input pair, rest of the first stage, later stages, CMFB),
+  the sum of the pairs' separations and of their heat asymmetries, each pair oriented like
+  the input pair. Fewer weights to learn than per pair, which is what pays at 16 labels.
 
-Both follow the device and net order of the placement, so layouts of one design give
-columns that line up; layouts of different designs do not (see :func:`column_names`).
+The first three follow the device and net order of the placement, so layouts of one design
+give columns that line up; layouts of different designs do not (see :func:`column_names`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
 from magical_prune.errors import MagicalPruneError
+from magical_prune.pairroles import ROLE_GROUPS, pair_roles
 from magical_prune.placement import Placement
 
 __all__ = [
@@ -41,6 +47,7 @@ __all__ = [
     "heat_asymmetry",
     "layout_vector",
     "pair_vector",
+    "role_vector",
     "vector_widths",
 ]
 
@@ -49,20 +56,21 @@ NM_PER_UM = 1000.0
 
 @dataclass(frozen=True)
 class GeometryVectors:
-    """The two vectors of one layout (float64, µm)."""
+    """The vectors of one layout (float64, µm)."""
 
     layout: np.ndarray
     pairs: np.ndarray
     heat: np.ndarray
+    roles: np.ndarray
 
     def flat(self) -> np.ndarray:
-        """The three side by side (the row a data set stores, a geometry model reads)."""
-        return np.concatenate([self.layout, self.pairs, self.heat])
+        """The four side by side (the row a data set stores, a geometry model reads)."""
+        return np.concatenate([self.layout, self.pairs, self.heat, self.roles])
 
     @property
-    def widths(self) -> tuple[int, int, int]:
-        """Lengths of the layout, pair and heat parts of :meth:`flat`."""
-        return len(self.layout), len(self.pairs), len(self.heat)
+    def widths(self) -> tuple[int, int, int, int]:
+        """Lengths of the layout, pair, heat and role parts of :meth:`flat`."""
+        return len(self.layout), len(self.pairs), len(self.heat), len(self.roles)
 
 
 def _centres_um(placement: Placement) -> np.ndarray:
@@ -82,15 +90,60 @@ def layout_vector(placement: Placement) -> np.ndarray:
     return np.concatenate([rel[:, 0], rel[:, 1], np.abs(rel[:, 0]), hpwl, box[2:] - box[:2]])
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Index arrays of one design's vectors: mirrored pairs (first, second), unpaired
+    devices, and the role projection (see :mod:`magical_prune.pairroles`)."""
+
+    names: tuple[str, ...]
+    first: np.ndarray
+    second: np.ndarray
+    single: np.ndarray
+    projection: np.ndarray
+
+    @property
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(zip(self.first.tolist(), self.second.tolist()))
+
+
+# Every layout of a design shares its circuit and device order; the plan is made once per
+# design (the batch scorer and the hook spend ~0.3 ms per layout, the plan took half of it).
+_PLANS: dict[int, tuple[weakref.ref, _Plan]] = {}
+
+
+def _plan(placement: Placement) -> _Plan:
+    key = id(placement.circuit)
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0]() is placement.circuit and hit[1].names == placement.names:
+        return hit[1]
+    names = tuple(placement.names)
+    index = {name: i for i, name in enumerate(names)}
+    pairs = [(a, b) for a, b in placement.circuit.symmetry.pairs if a in index and b in index]
+    first = np.array([index[a] for a, _ in pairs], dtype=np.int64)
+    second = np.array([index[b] for _, b in pairs], dtype=np.int64)
+    paired = set(first.tolist()) | set(second.tolist())
+    single = np.array([i for i in range(len(names)) if i not in paired], dtype=np.int64)
+    projection = pair_roles(placement.circuit, tuple(pairs)).projection()
+    plan = _Plan(names, first, second, single, projection)
+    _PLANS[key] = (weakref.ref(placement.circuit, lambda _r, k=key: _PLANS.pop(k, None)), plan)
+    return plan
+
+
 def _pair_indices(placement: Placement) -> tuple[list[tuple[int, int]], list[int]]:
-    index = {name: i for i, name in enumerate(placement.names)}
-    pairs = [
-        (index[a], index[b])
-        for a, b in placement.circuit.symmetry.pairs
-        if a in index and b in index
-    ]
-    paired = {i for pair in pairs for i in pair}
-    return pairs, [i for i in range(len(placement.names)) if i not in paired]
+    plan = _plan(placement)
+    return plan.pairs, plan.single.tolist()
+
+
+def _pairs_from(plan: _Plan, centres: np.ndarray, box: np.ndarray) -> np.ndarray:
+    if len(plan.first):
+        axis = float(np.mean((centres[plan.first, 0] + centres[plan.second, 0]) / 2.0))
+        separation = centres[plan.second, 0] - centres[plan.first, 0]
+    else:
+        axis = float((box[0] + box[2]) / 2.0)
+        separation = np.zeros(0)
+    u = centres[plan.single, 0] - axis
+    v = centres[plan.single, 1] - box[1]
+    return np.concatenate([separation, u, v, np.abs(u)])
 
 
 def pair_vector(placement: Placement) -> np.ndarray:
@@ -98,51 +151,52 @@ def pair_vector(placement: Placement) -> np.ndarray:
     |distance|. Without symmetry pairs the axis is the bounding box's vertical centre line."""
     if len(placement) == 0:
         raise MagicalPruneError("an empty placement has no geometry", placement.source)
-    centres = _centres_um(placement)
     box = np.asarray(placement.bbox, dtype=np.float64) / NM_PER_UM
-    pairs, single = _pair_indices(placement)
-    if pairs:
-        a, b = np.array(pairs).T
-        axis = float(np.mean((centres[a, 0] + centres[b, 0]) / 2.0))
-        separation = centres[b, 0] - centres[a, 0]
-    else:
-        axis = float((box[0] + box[2]) / 2.0)
-        separation = np.zeros(0)
-    u = centres[single, 0] - axis
-    v = centres[single, 1] - box[1]
-    return np.concatenate([separation, u, v, np.abs(u)])
+    return _pairs_from(_plan(placement), _centres_um(placement), box)
+
+
+def _heat_from(plan: _Plan, rects: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    n = len(plan.first)
+    if not n or not len(plan.single):
+        return np.zeros(n)
+    size = rects[plan.single, 2:] - rects[plan.single, :2]
+    area = size[:, 0] * size[:, 1]
+    radius = np.sqrt(area / np.pi)
+    victims = centres[np.concatenate([plan.first, plan.second])]
+    d = np.linalg.norm(victims[:, None, :] - centres[plan.single][None, :, :], axis=2)
+    inverse = (1.0 / np.hypot(d, radius[None, :])) @ area
+    return inverse[:n] - inverse[n:]
 
 
 def heat_asymmetry(placement: Placement) -> np.ndarray:
     """Per mirrored pair (file order): sum over unpaired devices of
     ``area * (1/r_first - 1/r_second)`` in 1/µm·µm², r softened by sqrt(area/pi)."""
-    pairs, single = _pair_indices(placement)
-    if not pairs or not single:
-        return np.zeros(len(pairs))
     rects = np.asarray(placement.rects, dtype=np.float64) / NM_PER_UM
-    centres = (rects[:, :2] + rects[:, 2:]) / 2.0
-    size = rects[single, 2:] - rects[single, :2]
-    area = size[:, 0] * size[:, 1]
-    radius = np.sqrt(area / np.pi)
-    a, b = np.array(pairs).T
-    sources = centres[single]
+    return _heat_from(_plan(placement), rects, (rects[:, :2] + rects[:, 2:]) / 2.0)
 
-    def inverse_distance(victims: np.ndarray) -> np.ndarray:
-        d = np.linalg.norm(centres[victims][:, None, :] - sources[None, :, :], axis=2)
-        return 1.0 / np.hypot(d, radius[None, :])
 
-    return (inverse_distance(a) - inverse_distance(b)) @ area
+def role_vector(placement: Placement) -> np.ndarray:
+    """Per role group: the oriented sum of pair separations, then of heat asymmetries (µm)."""
+    return geometry_vectors(placement).roles
 
 
 def geometry_vectors(placement: Placement) -> GeometryVectors:
-    """The three vectors of one layout."""
-    return GeometryVectors(
-        layout_vector(placement), pair_vector(placement), heat_asymmetry(placement)
-    )
+    """The four vectors of one layout."""
+    if len(placement) == 0:
+        raise MagicalPruneError("an empty placement has no geometry", placement.source)
+    plan = _plan(placement)
+    rects = np.asarray(placement.rects, dtype=np.float64) / NM_PER_UM
+    centres = (rects[:, :2] + rects[:, 2:]) / 2.0
+    box = np.asarray(placement.bbox, dtype=np.float64) / NM_PER_UM
+    pairs = _pairs_from(plan, centres, box)
+    heat = _heat_from(plan, rects, centres)
+    n = len(plan.first)
+    roles = np.concatenate([pairs[:n] @ plan.projection, heat @ plan.projection])
+    return GeometryVectors(layout_vector(placement), pairs, heat, roles)
 
 
 def column_names(placement: Placement) -> dict[str, list[str]]:
-    """What each entry of the two vectors is, for reports and explanations."""
+    """What each entry of the vectors is, for reports and explanations."""
     names = list(placement.names)
     nets = list(placement.hpwl())
     pairs, single = _pair_indices(placement)
@@ -160,15 +214,28 @@ def column_names(placement: Placement) -> dict[str, list[str]]:
         + [f"|axis|:{names[i]}" for i in single]
     )
     heat = [f"heat:{names[a]}-{names[b]}" for a, b in pairs]
-    return {"layout": layout, "pairs": pair, "heat": heat}
+    roles = [f"{kind}:{group}" for kind in ("sep", "heat") for group in ROLE_GROUPS]
+    return {"layout": layout, "pairs": pair, "heat": heat, "roles": roles}
+
+
+_DIGESTS: dict[int, tuple[weakref.ref, tuple, str]] = {}
 
 
 def column_digest(placement: Placement) -> str:
     """SHA-256 of the vectors' column names: equal exactly when two layouts' vectors line
-    up (same design, same device and net order), so a learner can refuse another design."""
+    up (same design, same device and net order), so a learner can refuse another design.
+    Kept per circuit (a model checks every layout it scores against it)."""
+    key = id(placement.circuit)
+    order = (placement.names, placement.net_names)
+    hit = _DIGESTS.get(key)
+    if hit is not None and hit[0]() is placement.circuit and hit[1] == order:
+        return hit[2]
     names = column_names(placement)
     text = "\n".join(f"{k}:{','.join(v)}" for k, v in sorted(names.items()))
-    return hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    _DIGESTS[key] = (weakref.ref(placement.circuit, lambda _r, k=key: _DIGESTS.pop(k, None)),
+                     order, digest)  # fmt: skip
+    return digest
 
 
 def flat_vector(placement: Placement) -> np.ndarray:
@@ -176,6 +243,6 @@ def flat_vector(placement: Placement) -> np.ndarray:
     return geometry_vectors(placement).flat()
 
 
-def vector_widths(placement: Placement) -> tuple[int, int, int]:
-    """Lengths of the layout, pair and heat parts of :func:`flat_vector`."""
+def vector_widths(placement: Placement) -> tuple[int, int, int, int]:
+    """Lengths of the layout, pair, heat and role parts of :func:`flat_vector`."""
     return geometry_vectors(placement).widths

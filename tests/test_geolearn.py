@@ -117,3 +117,34 @@ def test_trees_use_every_iteration_on_tiny_metric_values_and_many_rows():
     x = rng.normal(size=(10_500, 3))
     y = 1e-5 * (x[:, 0] > 0.5) + 1e-7 * rng.normal(size=len(x))
     assert _trees(len(x), 0).set_params(max_iter=30).fit(x, y).n_iter_ == 30
+
+
+def test_shared_role_weights_are_learnt_from_16_labels():
+    # twelve pairs in two role groups; the offset weights every pair of a group alike, which
+    # the role vector (oriented group sums) carries in two columns instead of twelve
+    rng = np.random.default_rng(7)
+    n = 600
+    sep = rng.normal(0, 5, (n, 12))
+    heat = rng.normal(0, 0.1, (n, 12))
+    side = np.where(np.arange(12) % 3 == 0, -1.0, 1.0)
+    group = np.arange(12) >= 6
+    roles = np.column_stack([
+        (sep * side)[:, ~group].sum(1), (sep * side)[:, group].sum(1), np.zeros((n, 2)),
+        (heat * side)[:, ~group].sum(1), (heat * side)[:, group].sum(1), np.zeros((n, 2)),
+    ])  # fmt: skip
+    offset = (-10 + 2.0 * roles[:, 0] - 1.0 * roles[:, 1] + rng.normal(0, 2, n)) * 1e-6
+    tables = Tables(rng.normal(0, 10, (n, 30)), sep, heat, roles)
+    train, held = np.arange(16), np.arange(100, n)
+    rho = {}
+    for name in ("ridge-roles", "ridge-physics"):
+        learner = GeometryLearner(LearnerConfig(candidates=(name,))).fit(
+            tables.take(train), offset[train]
+        )
+        rho[name] = spearmanr(learner.scores(tables.take(held)), np.abs(offset[held])).statistic
+    assert rho["ridge-roles"] > rho["ridge-physics"] + 0.1
+    # saved and restored, the candidate scores alike; without a role vector it is skipped
+    learner = GeometryLearner(LearnerConfig(candidates=("ridge-roles",))).fit(tables, offset)
+    restored = GeometryLearner.restore(learner.config, "ridge-roles", learner.state())
+    np.testing.assert_allclose(restored.scores(tables), learner.scores(tables))
+    plain = Tables(tables.layout, tables.pairs, tables.heat)
+    assert "ridge-roles" not in GeometryLearner().fit(plain, offset).cv

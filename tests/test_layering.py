@@ -30,7 +30,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("magical_prune.adapters",),
     ("magical_prune.features", "magical_prune.rasterize", "magical_prune.geometry",
      "magical_prune.hotspot", "magical_prune.refflow", "magical_prune.calibrate",
-     "magical_prune.geoarrays"),
+     "magical_prune.geoarrays", "magical_prune.pairroles"),
     ("magical_prune.models", "magical_prune.dataset", "magical_prune.card"),
     ("magical_prune.checkpoint", "magical_prune.scorer"),
     ("magical_prune.predict", "magical_prune.training", "magical_prune.geolearn",
@@ -38,7 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("magical_prune.hook", "magical_prune.online", "magical_prune.hookstate",
      "magical_prune.geohook", "magical_prune.fewshot", "magical_prune.explain",
      "magical_prune.tradeoff", "magical_prune.plots", "magical_prune.geoexplain",
-     "magical_prune.learners"),
+     "magical_prune.learners", "magical_prune.geofewshot"),
     ("magical_prune.integrations",),
     ("magical_prune.cli",),
 ]  # fmt: skip
