@@ -55,7 +55,7 @@ from magical_prune.training import (
     scorer_for,
 )
 
-__all__ = ["fewshot", "format_summary"]
+__all__ = ["check_protocol", "fewshot", "format_summary", "summarise"]
 
 #: figures of each repeat that are aggregated
 _AGGREGATED = ("for", "random_for", "pretrained_for", "for_reduction", "prune_rate", "accuracy",
@@ -65,7 +65,9 @@ _ROW = ("for", "random_for", "for_reduction", "prune_rate", "accuracy", "precisi
         "f1", "positive_rate", "tp", "fp", "tn", "fn")  # fmt: skip
 
 
-def _check(data: LabelledDataset, shots: int, repeats: int, split: Split) -> None:
+def check_protocol(data: LabelledDataset, shots: int, repeats: int, split: Split) -> None:
+    """Refuse what the protocol cannot run on (one line): stored labels, a balanced set,
+    fewer than 2 shots or 1 repeat, more shots than layouts outside the test set."""
     if data.metric_values is None:
         raise MagicalPruneError(
             "the few-shot protocol relabels layouts by rank, which needs raw metrics; "
@@ -118,7 +120,7 @@ def fewshot(
     """
     config = replace(config or TrainConfig(), eval_every=0)
     split = data.split(0.0, config.split_seed, config.test_fraction)
-    _check(data, shots, repeats, split)
+    check_protocol(data, shots, repeats, split)
     model, card, _ = load_parent(parent, config.device)
     pretrained = scorer_for(model, card, config.device)
     pretrained_scores = score_positions(pretrained, data, split.test, config.eval_batch_size)
@@ -137,7 +139,7 @@ def fewshot(
         "parent": None if isinstance(parent, tuple) else str(parent),
         "train_config": asdict(config), "head_only_fast_path": head is not None,
     }  # fmt: skip
-    return {"settings": settings, "summary": _summary(rows), "repeats": rows}
+    return {"settings": settings, "summary": summarise(rows), "repeats": rows}
 
 
 class _Repeats:
@@ -181,7 +183,9 @@ class _Repeats:
         }
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and spread of every aggregated figure over the repeats, and how often (and by
+    how much) the fine-tuned model's FOR beat random pruning's."""
     summary = {k: mean_and_spread(r[k] for r in rows) for k in _AGGREGATED}
     paired = [
         r["random_for"] - r["for"]
@@ -300,12 +304,14 @@ def format_summary(result: Mapping[str, Any]) -> str:
         return f"{100 * d['mean']:.2f}% +- {100 * d['std']:.2f}"
 
     share = s["share_beating_random"]
+    geometry = st.get("learner") == "geometry"  # fitted afresh per repeat, not fine-tuned
+    tuned, given = ("fit on shots", "given model") if geometry else ("fine-tuned", "pretrained")
     return "\n".join(
         [
             f"few-shot: {st['shots']} shots x {st['repeats']} repeats on {st['metric']} "
             f"(worst {st['worst_percent']:g}%), test set {st['n_test']} layouts",
-            f"  FOR fine-tuned   {pct('for')}",
-            f"  FOR pretrained   {pct('pretrained_for')}",
+            f"  FOR {tuned:<13}{pct('for')}",
+            f"  FOR {given:<13}{pct('pretrained_for')}",
             f"  FOR random       {pct('random_for')}",
             f"  prune rate       {pct('prune_rate')}",
             f"  beats random in  {'n/a' if share is None else f'{100 * share:.0f}%'} of repeats",

@@ -90,10 +90,24 @@ def test_the_cli_offers_every_registered_learner():
     assert list(option.type.choices) == list(LEARNERS)
 
 
-@pytest.mark.parametrize("command", ["finetune", "fewshot"])
-def test_transfer_commands_refuse_a_geometry_model_saying_what_to_do(
-    geo_model, tiny, command, tmp_path
-):  # noqa: ANN001, E501
-    extra = ["-o", tmp_path / "x.pt"] if command == "finetune" else []
-    code, _, stderr = run(command, geo_model, tiny.data, *extra)
+def test_finetune_refuses_a_geometry_model_saying_what_to_do(geo_model, tiny, tmp_path):  # noqa: ANN001
+    code, _, stderr = run("finetune", geo_model, tiny.data, "-o", tmp_path / "x.pt")
     assert code == 2 and "--learner geometry" in stderr and "Traceback" not in stderr
+
+
+def test_fewshot_fits_the_geometry_learner_on_each_repeats_shots(geo_model, tiny, tmp_path):  # noqa: ANN001
+    details = tmp_path / "repeats.json"
+    code, stdout, stderr = run("fewshot", geo_model, tiny.data, "--shots", 24, "--repeats", 3,
+                               "--json", "--details", details)  # fmt: skip
+    assert code == 0, stderr
+    summary = json.loads(stdout)
+    assert summary["settings"]["learner"] == "geometry" and summary["settings"]["repeats"] == 3
+    rows = json.loads(details.read_text())["repeats"]
+    assert len(rows) == 3 and all(len(r["shot_ids"]) == 24 for r in rows)
+    assert len({tuple(r["shot_ids"]) for r in rows}) == 3  # a fresh draw per repeat
+    # the model learnt this design: its own FOR is reported beside the fitted ones
+    assert all(r["pretrained_for"] is not None for r in rows)
+    again = run("fewshot", geo_model, tiny.data, "--shots", 24, "--repeats", 3, "--json")[1]
+    assert json.loads(again) == summary  # seeded: the same figures
+    code, stdout, _ = run("fewshot", geo_model, tiny.data, "--shots", 24, "--repeats", 2, "-q")
+    assert code == 0 and "fit on shots" in stdout

@@ -257,20 +257,33 @@ def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float |
     themselves (worst --worst-percent), relabel the test set at their critical value,
     fine-tune MODEL on the shots and measure FOR on the test set, beside random pruning
     at the same prune rate and the model without fine-tuning. Prints mean and spread.
+
+    A geometry MODEL has no weights to fine-tune: each repeat fits a fresh geometry learner
+    on the shots (seconds for 100 repeats); the CNN options (--freeze, --epochs, ...) are
+    then not used.
     """
     from magical_prune.fewshot import fewshot as run
     from magical_prune.fewshot import format_summary
+    from magical_prune.predict import load_scorer, resolve_model_path
     from magical_prune.training import TrainConfig
 
     _check_device(device, threads)
-    _check_transferable(model, "fewshot")
+    model = resolve_model_path(model)
     if details is not None:
         check_output(details, force)
     ds = _open(data, metric, worst_percent, False, True)
-    config = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr, lr_scale=lr_scale,
-                         freeze=freeze, split_seed=split_seed, device=device)  # fmt: skip
-    result = run(model, ds, shots=shots, repeats=repeats, seed=seed, config=config,
-                 progress=not (quiet or as_json))  # fmt: skip
+    scorer = load_scorer(model)
+    if scorer.card.family == "geometry":
+        from magical_prune.geofewshot import geometry_fewshot
+
+        result = geometry_fewshot(scorer, ds, shots=shots, repeats=repeats, seed=seed,
+                                  split_seed=split_seed, progress=not (quiet or as_json))  # fmt: skip
+    else:
+        config = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr,
+                             lr_scale=lr_scale, freeze=freeze, split_seed=split_seed,
+                             device=device)  # fmt: skip
+        result = run(model, ds, shots=shots, repeats=repeats, seed=seed, config=config,
+                     progress=not (quiet or as_json))  # fmt: skip
     if details is not None:
         Path(details).write_text(json.dumps(result, indent=1) + "\n")
     if as_json:
