@@ -67,6 +67,7 @@ class DesignData:
     layout: np.ndarray
     pairs: np.ndarray
     heat: np.ndarray
+    roles: np.ndarray
     value: np.ndarray
     ids: np.ndarray  # layout folder names (a data set's ids), to line up with its images
 
@@ -79,12 +80,12 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
     """Read (or reuse the cache of) a generated design folder's layouts."""
     cache.mkdir(parents=True, exist_ok=True)
     layouts = find_layouts(folder)
-    stamp = f"{folder.name}_{len(layouts)}_{metric}_v3.npz"
+    stamp = f"{folder.name}_{len(layouts)}_{metric}_v4.npz"
     if (cache / stamp).exists():
         z = np.load(cache / stamp)
-        return DesignData(folder.name, metric, z["layout"], z["pairs"], z["heat"], z["value"],
-                          z["ids"])  # fmt: skip
-    rows, pairs, heat, values, ids = [], [], [], [], []
+        return DesignData(folder.name, metric, z["layout"], z["pairs"], z["heat"], z["roles"],
+                          z["value"], z["ids"])  # fmt: skip
+    rows, pairs, heat, roles, values, ids = [], [], [], [], [], []
     for path in tqdm(layouts, desc=f"read {folder.name}", unit="layout"):
         placement = load_placement(path)
         if metric not in placement.performance:
@@ -93,12 +94,13 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
         rows.append(vectors.layout)
         pairs.append(vectors.pairs)
         heat.append(vectors.heat)
+        roles.append(vectors.roles)
         values.append(placement.performance[metric])
         ids.append(path.name)
     data = DesignData(folder.name, metric, np.stack(rows), np.stack(pairs), np.stack(heat),
-                      np.array(values), np.array(ids))  # fmt: skip
+                      np.stack(roles), np.array(values), np.array(ids))  # fmt: skip
     np.savez(cache / stamp, layout=data.layout, pairs=data.pairs, heat=data.heat,
-             value=data.value, ids=data.ids)  # fmt: skip
+             roles=data.roles, value=data.value, ids=data.ids)  # fmt: skip
     return data
 
 
@@ -140,7 +142,7 @@ class Scores(np.ndarray):
 
 def geometry_learner(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
     """The product's learner (:class:`magical_prune.geolearn.GeometryLearner`)."""
-    tables = Tables(d.layout, d.pairs, d.heat)
+    tables = Tables(d.layout, d.pairs, d.heat, d.roles)
     learner = GeometryLearner(LearnerConfig(metric=d.metric, seed=seed))
     learner.fit(tables.take(train), d.value[train])
     scores = learner.scores(tables.take(test)).view(Scores)
@@ -271,6 +273,11 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--budgets", type=int, nargs="*", default=list(BUDGETS))
+    parser.add_argument(
+        "--no-all",
+        action="store_true",
+        help="only the --budgets, not also every layout outside the test set",
+    )
     parser.add_argument("--quick", action="store_true", help="3 seeds (2 CPU cores, minutes)")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     parser.add_argument("--cache", type=Path, default=Path("runs/.geometry"))
@@ -278,6 +285,9 @@ def main() -> None:
     parser.add_argument("--cnn-data", type=Path, default=None,
                         help="folder of <design>.h5 data sets (dataset build of the same runs): "
                         "adds rows of the bundled CNN, zero-shot and fine-tuned")  # fmt: skip
+    parser.add_argument("--no-transfer", action="store_true",
+                        help="leave out the role-vector transfer rows (pretrained on the other "
+                        "designs given)")  # fmt: skip
     parser.add_argument("--cnn-budgets", type=int, nargs="*", default=[0, 16, 64, 200, 800])
     parser.add_argument("--cnn-seeds", type=int, default=1)
     parser.add_argument("--scheduler", default=None,
@@ -311,22 +321,39 @@ def _cnn(args: argparse.Namespace, d: DesignData) -> list[dict]:
                     PRUNE_SHARE)  # fmt: skip
 
 
+def _transfer(args: argparse.Namespace, d: DesignData, designs: list, seeds: int) -> list[dict]:
+    """Role-vector rows pretrained on the other designs (never ``d``): benchmarks/transfer_rows."""
+    from transfer_rows import pretrain_prior, transfer_rows
+
+    prior = None if args.no_transfer else pretrain_prior([o for o in designs if o.name != d.name])
+    if prior is None:
+        return []
+    out = transfer_rows(d, prior, sorted(set(args.budgets)), seeds, measures, PRUNE_SHARE)
+    for r in out:
+        f = _stat(r, "for")
+        print(f"  {r['budget']:>5} {r['learner']:<18} FOR {100 * f[0]:5.1f} ± {100 * f[1]:.1f}")
+    return out
+
+
 def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
     seeds = 3 if args.quick else args.seeds
     names = args.designs or sorted(p.name for p in args.runs.iterdir() if p.is_dir()
                                    and not p.name.startswith("."))  # fmt: skip
     rows, sizes = [], {}
-    for name in names:
-        d = load_design(args.runs / name, METRIC.get(name, "Offset_Voltage"), args.cache)
+    designs = [load_design(args.runs / name, METRIC.get(name, "Offset_Voltage"), args.cache)
+               for name in names]  # fmt: skip
+    for d in designs:
+        name = d.name
         sizes[name] = len(d.value)
         start = time.perf_counter()
-        budgets = sorted({*args.budgets, int(0.8 * len(d.value))})
+        budgets = sorted({*args.budgets, *([] if args.no_all else [int(0.8 * len(d.value))])})
         design_rows = run_design(d, budgets, seeds, executor)
         rows += design_rows
         print(f"{name}: {len(design_rows)} rows in {time.perf_counter() - start:.0f} s", flush=True)
         for r in design_rows:
             f = _stat(r, "for")
             print(f"  {r['budget']:>5} {r['learner']:<18} FOR {100 * f[0]:5.1f} ± {100 * f[1]:.1f}")
+        rows += _transfer(args, d, designs, seeds)
         rows += _cnn(args, d)
     header = (
         "# Learning curves on reference designs\n\n"
@@ -337,7 +364,9 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
         "design is every layout outside the test set. Metric: |Offset_Voltage| for ota1-3, "
         "CMRR for ota4 (as benchmarks/paper.py). Rows `cnn (bundled, fine-tuned)`: the bundled "
         "CNN (pretrained on ota1 only, so never on the target) at zero labels and fine-tuned "
-        "on each budget (`--cnn-data`; seeds: `--cnn-seeds`)."
+        "on each budget (`--cnn-data`; seeds: `--cnn-seeds`). Rows `roles prior`: a ridge of "
+        "the signed offset on the role vector pretrained on the *other* designs listed "
+        "(benchmarks/transfer_rows.py), zero-shot and combined with the target's labels."
     )
     write_report(rows, args.out, header)
 
