@@ -245,14 +245,17 @@ def plot(rows: list[dict], path: Path) -> None:
 
     designs = list(dict.fromkeys(r["design"] for r in rows))
     fig, axes = plt.subplots(1, len(designs), figsize=(4 * len(designs), 3.6), squeeze=False)
+    learners = list(dict.fromkeys(r["learner"] for r in rows))
+    colour = {name: f"C{i % 10}" for i, name in enumerate(learners)}  # one colour per learner
     for ax, design in zip(axes[0], designs):
-        for learner in dict.fromkeys(r["learner"] for r in rows):
+        for learner in learners:
             mine = [r for r in rows if r["design"] == design and r["learner"] == learner]
             if not mine:
                 continue
             x = [max(r["budget"], 4) for r in mine]  # zero labels drawn at the left edge
             mean, std = np.array([_stat(r, "for") for r in mine]).T * 100
-            ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=learner)
+            ax.errorbar(x, mean, yerr=std, marker="o", capsize=3, label=learner,
+                        color=colour[learner])  # fmt: skip
         ax.set_xscale("log")
         ax.set_title(design)
         ax.set_xlabel("labelled layouts of the design")
