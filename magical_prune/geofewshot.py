@@ -60,7 +60,7 @@ def geometry_fewshot(
         raise MagicalPruneError("this data set stores no geometry rows (rebuild it with "
                                 "`magical-prune dataset build`)", data.data.path)  # fmt: skip
     rows = data.data.read_geometry(data.rows)
-    columns = DesignColumns.from_info(data.data.geometry_info)
+    columns = DesignColumns.from_info(data.data.geometry_info, data.data.path)
     values = np.asarray(data.metric_values, dtype=np.float64)
     metric, worst = str(data.metric), float(data.label_spec.worst_percent)
     extra = {} if model is None else model.card.extra.get("geometry", {})

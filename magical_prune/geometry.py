@@ -39,6 +39,7 @@ from magical_prune.pairroles import ROLE_GROUPS, pair_roles
 from magical_prune.placement import Placement
 
 __all__ = [
+    "VECTOR_PARTS",
     "GeometryVectors",
     "column_digest",
     "column_names",
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 NM_PER_UM = 1000.0
+#: parts of a geometry row (layout, pairs, heat, roles); rows of older versions had 3
+VECTOR_PARTS = 4
 
 
 @dataclass(frozen=True)

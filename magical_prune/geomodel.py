@@ -33,7 +33,7 @@ from magical_prune.card import CalibrationRecord, DataRecord, InputSpec, LabelSp
 from magical_prune.checkpoint import read_model, save_model
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
-from magical_prune.geometry import column_digest, flat_vector, vector_widths
+from magical_prune.geometry import VECTOR_PARTS, column_digest, flat_vector, vector_widths
 from magical_prune.labels import get_metric, label_by_rank
 from magical_prune.placement import Placement
 
@@ -122,6 +122,7 @@ class GeometryScorer:
                 f"a geometry model scores placements, not {type(placement).__name__}"
             )
         names = placement.names
+        self._check_parts(VECTOR_PARTS, placement.source)
         if column_digest(placement) != self._geometry.get("columns_sha256"):
             design = self.card.design or "another design"
             raise CheckpointError(
@@ -131,12 +132,26 @@ class GeometryScorer:
                 self.source,
             )
 
+    def _check_parts(self, parts: int, where: Any) -> None:
+        """Geometry rows gained a fourth part (the role vector); rows and models from before
+        and after it do not line up even for one design: say so, not "another design"."""
+        mine = len(self._geometry.get("widths") or ())
+        if parts != mine:
+            older = "the model" if mine < parts else "the data set"
+            raise CheckpointError(
+                f"the geometry rows have {parts} parts and the model reads {mine}: {older} was "
+                "made by an older magical-prune (no role vector); rebuild the data set with "
+                "`dataset build` and retrain with `train --learner geometry`",
+                self.source if mine < parts else where,
+            )
+
     def check_data(self, data: Any) -> None:
         """Refuse a data set (a :class:`~magical_prune.dataset.DataFile`) whose stored
         geometry is not of this model's design, or that stores none."""
         info = data.geometry_info
         if info is None:
             data.read_geometry()  # raises the data set's own "no geometry" error
+        self._check_parts(len(info.get("widths") or ()), data.path)
         if info.get("columns_sha256") != self._geometry.get("columns_sha256"):
             raise CheckpointError(
                 f"this geometry model learnt {self.card.design or 'another design'}; the "
@@ -195,8 +210,15 @@ class DesignColumns:
                    tuple(placement.names))  # fmt: skip
 
     @classmethod
-    def from_info(cls, info: Mapping[str, Any]) -> DesignColumns:
-        """From a data set's ``geometry`` attribute."""
+    def from_info(cls, info: Mapping[str, Any], where: Any = None) -> DesignColumns:
+        """From a data set's ``geometry`` attribute (``where``: the data set, for the error
+        when its rows are of an older version, which no new model should learn)."""
+        if len(info["widths"]) != VECTOR_PARTS:
+            raise MagicalPruneError(
+                f"the data set's geometry rows have {len(info['widths'])} parts, this version "
+                f"makes {VECTOR_PARTS} (the role vector is new): rebuild it with `dataset build`",
+                where,
+            )
         return cls(str(info["columns_sha256"]), tuple(int(w) for w in info["widths"]),
                    tuple(str(d) for d in info["devices"]))  # fmt: skip
 

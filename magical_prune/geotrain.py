@@ -70,8 +70,9 @@ def train_geometry(
               "alpha": alpha, "test_fraction": test_fraction, "split_seed": split_seed,
               "train_ids_sha256": data.ids_hash(split.train),
               "test_ids_sha256": data.ids_hash(split.test)}  # fmt: skip
+    columns = DesignColumns.from_info(info, data.data.path)
     scorer = fit_rows(
-        rows[split.train], data.metric_values[split.train], DesignColumns.from_info(info),
+        rows[split.train], data.metric_values[split.train], columns,
         metric=data.metric, worst_percent=float(data.label_spec.worst_percent),
         target_for=target_for, seed=seed, design=data.data.design, data=record,
     )  # fmt: skip

@@ -132,3 +132,20 @@ def test_a_damaged_geometry_table_is_one_error_naming_the_file(tiny, tmp_path): 
     with pytest.raises(MagicalPruneError, match="damaged data set: geometry has shape") as err:
         open_dataset(bad)
     assert "bad.h5" in str(err.value)
+
+
+def test_rows_and_models_of_before_the_role_vector_are_refused_saying_rebuild(tiny_set, fitted):  # noqa: ANN001
+    from magical_prune.errors import MagicalPruneError
+
+    placements, _ = tiny_set
+    info = {"columns_sha256": "x", "widths": [10, 4, 2], "devices": ["A"]}
+    with pytest.raises(MagicalPruneError, match="rebuild it with `dataset build`"):
+        DesignColumns.from_info(info, "old.h5")
+    import dataclasses
+
+    geo = dict(fitted.card.extra["geometry"])
+    geo["widths"] = list(geo["widths"])[:3]
+    card = dataclasses.replace(fitted.card, extra={**fitted.card.extra, "geometry": geo})
+    old = GeometryScorer(fitted.learner, card, "old.pt")
+    with pytest.raises(CheckpointError, match="the model was made by an older magical-prune"):
+        old.score(placements[0])
