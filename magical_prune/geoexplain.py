@@ -5,7 +5,8 @@ mirrored pair's separation, a net's wire length: :func:`~magical_prune.geometry.
 A device's evidence is how much the score drops when its numbers are replaced by those of an
 ordinary layout of the design (the median training row, kept in the model): positive means
 the device's placement pushes the layout towards "prune". Numbers of a pair (its separation,
-its heat asymmetry) count for both devices. Nets are treated alike through their wire
+its heat asymmetry) count for both devices; the role vector, sums of those per pair role,
+is recomputed from the occluded pairs, so a pair's share of it counts for its devices too. Nets are treated alike through their wire
 length. One score per device or net: a few dozen scores, well under a second.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from magical_prune.errors import MagicalPruneError
-from magical_prune.geometry import column_names
+from magical_prune.geometry import column_names, role_projection, vector_widths
 from magical_prune.geomodel import GeometryScorer
 from magical_prune.placement import Placement
 
@@ -65,6 +66,15 @@ def _owners(placement: Placement) -> tuple[list[list[str]], list[str | None]]:
     return devices, nets
 
 
+def _recompute_roles(rows: np.ndarray, placement: Placement) -> None:
+    """Set the role part of each row from its (occluded) separations and heat asymmetry."""
+    n_layout, n_pairs, n_heat, _ = vector_widths(placement)
+    projection = role_projection(placement)
+    sep = rows[:, n_layout : n_layout + n_heat]  # separations lead the pair vector
+    heat = rows[:, n_layout + n_pairs : n_layout + n_pairs + n_heat]
+    rows[:, n_layout + n_pairs + n_heat :] = np.hstack([sep @ projection, heat @ projection])
+
+
 def explain_geometry(scorer: GeometryScorer, placement: Placement) -> GeometryExplanation:
     """Evidence per device and net for ``scorer``'s score of ``placement``.
 
@@ -88,6 +98,7 @@ def explain_geometry(scorer: GeometryScorer, placement: Placement) -> GeometryEx
     for i, key in enumerate(keys, start=1):
         cols = groups[key]
         occluded[i, cols] = scorer.reference[cols]
+    _recompute_roles(occluded, placement)
     scores = scorer.score_prepared(occluded)
     drop = {key: float(scores[0] - scores[i]) for i, key in enumerate(keys, start=1)}
     ranked = sorted(drop.items(), key=lambda kv: -kv[1])

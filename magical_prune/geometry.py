@@ -48,6 +48,7 @@ __all__ = [
     "heat_asymmetry",
     "layout_vector",
     "pair_vector",
+    "role_projection",
     "role_vector",
     "vector_widths",
 ]
@@ -176,6 +177,11 @@ def heat_asymmetry(placement: Placement) -> np.ndarray:
     ``area * (1/r_first - 1/r_second)`` in 1/µm·µm², r softened by sqrt(area/pi)."""
     rects = np.asarray(placement.rects, dtype=np.float64) / NM_PER_UM
     return _heat_from(_plan(placement), rects, (rects[:, :2] + rects[:, 2:]) / 2.0)
+
+
+def role_projection(placement: Placement) -> np.ndarray:
+    """``(n_pairs, n_groups)``: the role vector is ``[separations @ P, heat @ P]``."""
+    return _plan(placement).projection
 
 
 def role_vector(placement: Placement) -> np.ndarray:

@@ -74,3 +74,22 @@ def test_mirroring_the_layout_negates_separations_and_keeps_heat():
     a, b = role_vector(placement), role_vector(mirrored)
     np.testing.assert_allclose(b[:4], -a[:4], atol=1e-9)
     np.testing.assert_allclose(b[4:], a[4:], atol=1e-9)
+
+
+def test_explanations_recompute_the_role_vector_of_an_occluded_row():
+    from magical_prune.geoexplain import _recompute_roles
+
+    placements = [load_placement(p) for p in find_layouts(EXAMPLE)[:2]]
+    rows = np.stack([geometry_vectors(p).flat() for p in placements])
+    again = rows.copy()
+    again[:, -8:] = 0.0
+    _recompute_roles(again, placements[0])
+    np.testing.assert_allclose(again, rows)  # a row's own pairs give its own roles
+    # the pairs of the second layout in the first layout's row: the second's roles
+    n_layout, n_pairs, n_heat, _ = geometry_vectors(placements[0]).widths
+    mixed = rows[:1].copy()
+    mixed[0, n_layout : n_layout + n_pairs + n_heat] = rows[
+        1, n_layout : n_layout + n_pairs + n_heat
+    ]
+    _recompute_roles(mixed, placements[0])
+    np.testing.assert_allclose(mixed[0, -8:], rows[1, -8:])
