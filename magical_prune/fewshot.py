@@ -314,6 +314,11 @@ def format_summary(result: Mapping[str, Any]) -> str:
             f"  FOR {given:<13}{pct('pretrained_for')}",
             f"  FOR random       {pct('random_for')}",
             f"  prune rate       {pct('prune_rate')}",
+            *(
+                [f"  FOR at {st['worst_percent']:g}% pruned {pct('for_at_share')} (by rank)"]
+                if "for_at_share" in s
+                else []
+            ),
             f"  beats random in  {'n/a' if share is None else f'{100 * share:.0f}%'} of repeats",
         ]
     )

@@ -105,6 +105,7 @@ def test_fewshot_fits_the_geometry_learner_on_each_repeats_shots(geo_model, tiny
     rows = json.loads(details.read_text())["repeats"]
     assert len(rows) == 3 and all(len(r["shot_ids"]) == 24 for r in rows)
     assert len({tuple(r["shot_ids"]) for r in rows}) == 3  # a fresh draw per repeat
+    assert all(0.0 <= r["for_at_share"] <= 1.0 for r in rows)  # the ranking, at 25% pruned
     # the model learnt this design: its own FOR is reported beside the fitted ones
     assert all(r["pretrained_for"] is not None for r in rows)
     again = run("fewshot", geo_model, tiny.data, "--shots", 24, "--repeats", 3, "--json")[1]
