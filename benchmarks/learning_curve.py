@@ -369,7 +369,9 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
         "CNN (pretrained on ota1 only, so never on the target) at zero labels and fine-tuned "
         "on each budget (`--cnn-data`; seeds: `--cnn-seeds`). Rows `roles prior`: a ridge of "
         "the signed offset on the role vector pretrained on the *other* designs listed "
-        "(benchmarks/transfer_rows.py), zero-shot and combined with the target's labels."
+        "(benchmarks/transfer_rows.py), zero-shot and combined with the target's labels; "
+        "row `|input-pair separation|`: that one number of the role vector as the score, "
+        "untrained."
     )
     write_report(rows, args.out, header)
 

@@ -8,6 +8,9 @@ never seen. Rows:
 
 * ``roles prior (zero-shot)``, budget 0: the prior's |predicted offset| as the score (for a
   metric without a sign, such as CMRR, the same magnitude);
+* ``|input-pair separation| (zero-shot, untrained)``, budget 0: the first entry of the role
+  vector alone, as a rule anyone could apply to any design (the input pair's mismatch from a
+  process gradient grows with its separation); no design, labelled or not, is used;
 * ``roles prior + design ridge`` (signed metrics): the geometry learner's ridge-roles
   inputs fitted on the budget's labels of the target to the *residual* of the prior (an
   unscaled ridge with an intercept), so the target's labels correct the prior's weights and
@@ -29,6 +32,7 @@ from magical_prune.geolearn import Tables
 from magical_prune.labels import get_metric
 
 ZERO_SHOT = "roles prior (zero-shot)"
+RULE = "|input-pair separation| (zero-shot, untrained)"
 COMBINED = "roles prior + design ridge"
 
 
@@ -61,8 +65,11 @@ def transfer_rows(
     signed = _signed(d.metric)
     prior_signed = prior.predict(d.roles)
     zero = measures(np.abs(prior_signed[test]), badness[test], bad[test])
+    rule = measures(np.abs(d.roles[test, 0]), badness[test], bad[test])
     rows = [{"design": d.name, "budget": 0, "learner": ZERO_SHOT,
-             "seeds": [{**zero, "fit_s": 0.0}]}]  # fmt: skip
+             "seeds": [{**zero, "fit_s": 0.0}]},
+            {"design": d.name, "budget": 0, "learner": RULE,
+             "seeds": [{**rule, "fit_s": 0.0}]}]  # fmt: skip
     if not signed:
         return rows  # the prior predicts an offset; a CMRR has no sign to correct it with
     inputs = Tables(d.layout, d.pairs, d.heat, d.roles).role_inputs(signed)
