@@ -5,8 +5,9 @@ command that takes a model opens any family (:func:`magical_prune.predict.load_s
 
 * ``cnn`` -- a network on the feature images (the paper's, or ``efficient``; ``--arch``),
   trained from scratch or fine-tuned from another design's model (transfer).
-* ``geometry`` -- the geometry learner (:mod:`magical_prune.geolearn`): ridge and
-  gradient-boosted trees on the layout geometry, chosen by cross-validation on the labels;
+* ``geometry`` -- the geometry learner (:mod:`magical_prune.geolearn`): ridge (with weights
+  shared per pair role, :mod:`magical_prune.pairroles`) and gradient-boosted trees on the
+  layout geometry, chosen by cross-validation on the labels;
   one design per model, seconds to fit, and the better choice with a few hundred labels or
   fewer on the reference designs (docs/results/learning_curve.md).
 """
