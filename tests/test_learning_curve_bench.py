@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,3 +60,35 @@ def test_cnn_transfer_rows(tmp_path):
     cnn = [r for r in rows if r["learner"] == "cnn (bundled, fine-tuned)"]
     assert [r["budget"] for r in cnn] == [0, 6]
     assert all(len(r["seeds"]) == 1 and 0 <= r["seeds"][0]["for"] <= 1 for r in cnn)
+
+
+def _design(name: str, metric: str, seed: int, n: int = 300):  # noqa: ANN202
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from learning_curve import DesignData
+
+    rng = np.random.default_rng(seed)
+    roles = rng.normal(0, 5, (n, 8))
+    pairs, heat = rng.normal(0, 5, (n, 6)), rng.normal(0, 0.1, (n, 3))
+    offset = (-4.0 * roles[:, 0] + 0.5 * roles[:, 1] + rng.normal(0, 2, n)) * 1e-6
+    value = offset if metric == "Offset_Voltage" else 120 - 1e6 * np.abs(offset)
+    return DesignData(name, metric, rng.normal(0, 1, (n, 10)), pairs, heat, roles, value,
+                      np.array([f"{name}_{i}" for i in range(n)]))  # fmt: skip
+
+
+def test_transfer_rows_never_see_the_target(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from learning_curve import PRUNE_SHARE, measures
+    from transfer_rows import COMBINED, RULE, ZERO_SHOT, pretrain_prior, transfer_rows
+
+    sources = [_design("a", "Offset_Voltage", 1), _design("b", "Offset_Voltage", 2)]
+    prior = pretrain_prior(sources + [_design("c", "CMRR", 3)])  # a CMRR source is skipped
+    assert prior.coef_[0] < 0  # the shared input-pair weight, learnt from the sources
+    target = _design("t", "Offset_Voltage", 4)
+    rows = transfer_rows(target, prior, [16, 64], 2, measures, PRUNE_SHARE)
+    by = {(r["learner"], r["budget"]): r for r in rows}
+    assert set(by) == {(ZERO_SHOT, 0), (RULE, 0), (COMBINED, 16), (COMBINED, 64)}
+    assert by[(ZERO_SHOT, 0)]["seeds"][0]["for"] < 0.15  # the mechanism carries: random is 25%
+    assert all(len(by[(COMBINED, b)]["seeds"]) == 2 for b in (16, 64))
+    cmrr = transfer_rows(_design("u", "CMRR", 5), prior, [16], 2, measures, PRUNE_SHARE)
+    assert {r["learner"] for r in cmrr} == {ZERO_SHOT, RULE}  # no sign to correct a prior with
+    assert pretrain_prior([_design("c", "CMRR", 3)]) is None
