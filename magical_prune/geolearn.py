@@ -16,15 +16,16 @@ learner goes further with two facts about matching:
 Candidates (signed target for metrics whose magnitude matters, else the badness):
 ``ridge-roles`` (unscaled ridge on the role vector, weighted up, beside the pair separations
 and heat asymmetry: per-pair weights shrink towards shared per-role ones; see
-:mod:`magical_prune.pairroles`), ``ridge-physics`` (pair separations + heat asymmetry), ``ridge-pairs`` (the whole pair
-vector + heat), ``ridge-layout`` (ridge on the layout vector fitted to the badness: the
-magnitudes |x| carry what a metric like CMRR depends on), ``trees-physics`` (gradient-boosted trees on every vector plus the
-out-of-fold ``ridge-physics`` prediction; from 64 labels) and ``trees`` (trees on the layout
-vector fitted to the badness, the baseline's recipe; from 64 labels). :meth:`GeometryLearner.fit`
+:mod:`magical_prune.pairroles`), ``ridge-physics`` (pair separations + heat asymmetry),
+``ridge-pairs`` (the whole pair vector + heat), ``ridge-layout`` (ridge on the layout vector
+fitted to the badness: the magnitudes |x| carry what a metric like CMRR depends on),
+``trees-physics`` (gradient-boosted trees on every vector plus the out-of-fold
+``ridge-physics`` prediction; from 64 labels) and ``trees`` (trees on the layout vector
+fitted to the badness, the baseline's recipe; from 64 labels). :meth:`GeometryLearner.fit`
 scores each by K-fold cross-validation (Spearman correlation of out-of-fold score and
-badness) and refits the best on all labels; under :data:`CV_MIN_LABELS` labels it takes the
-first usable candidate instead. Its out-of-fold scores are kept for threshold
-calibration. Deterministic for a given seed.
+badness) and refits the best on all labels; under :data:`CV_MIN_LABELS` labels it takes
+:data:`FEW_LABELS` instead (the role ridge for signed metrics, the layout ridge otherwise).
+Its out-of-fold scores are kept for threshold calibration. Deterministic for a given seed.
 """
 
 from __future__ import annotations
@@ -52,10 +53,16 @@ __all__ = ["CANDIDATES", "GeometryLearner", "LearnerConfig", "stack_vectors"]
 
 #: Fewest labels for the tree candidates (sklearn's trees need ~20 per leaf to split).
 TREE_MIN_LABELS = 64
-#: Fewest labels for choosing by cross-validation; below, the first usable candidate (the
-#: role ridge by default) is taken: with 3 labels per fold the choice is noise, and on the
-#: reference designs at 16 labels it cost up to 2 points of FOR against the role ridge alone.
+#: Fewest labels for choosing by cross-validation; below, :data:`FEW_LABELS` is taken: with
+#: 3 labels per fold the choice is noise, and on the reference designs at 16 labels it cost
+#: up to 2 points of FOR against the role ridge alone.
 CV_MIN_LABELS = 32
+#: The candidate under :data:`CV_MIN_LABELS` labels, by whether the metric is signed. The
+#: role ridge pays through the sign (oriented sums of separations); a metric without one,
+#: such as CMRR, falls with the *size* of a mismatch, which is not linear in those sums, and
+#: depends on the wire lengths the layout vector carries: there the layout ridge (ota4 at 16
+#: labels: FOR 15.3% against the role ridge's 16.6%). When not among the candidates: the first.
+FEW_LABELS = {True: "ridge-roles", False: "ridge-layout"}
 
 
 @dataclass(frozen=True)
@@ -306,7 +313,8 @@ class GeometryLearner:
             if len(values) >= CANDIDATES.get(c, 0) and (c != "ridge-roles" or tables.roles is not None)
         ]  # fmt: skip
         if len(values) < CV_MIN_LABELS:
-            usable = usable[:1]
+            preferred = FEW_LABELS[self.signed]
+            usable = [preferred] if preferred in usable else usable[:1]
         kfold = _kfold(_folds(len(values), self.config.folds), self.config.seed)
         splits = list(kfold.split(values))
         oof: dict[str, np.ndarray] = {}

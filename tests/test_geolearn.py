@@ -148,3 +148,18 @@ def test_shared_role_weights_are_learnt_from_16_labels():
     np.testing.assert_allclose(restored.scores(tables), learner.scores(tables))
     plain = Tables(tables.layout, tables.pairs, tables.heat)
     assert "ridge-roles" not in GeometryLearner().fit(plain, offset).cv
+
+
+def test_under_32_labels_the_choice_follows_the_metric_not_cross_validation():
+    tables, offset = synthetic(40, seed=4)
+    rng = np.random.default_rng(4)
+    tables = Tables(tables.layout, tables.pairs, tables.heat, rng.normal(0, 5, (40, 8)))
+    signed = GeometryLearner().fit(tables.take(np.arange(20)), offset[:20])
+    assert signed.chosen == "ridge-roles" and set(signed.cv) == {"ridge-roles"}
+    cmrr = GeometryLearner(LearnerConfig(metric="CMRR")).fit(
+        tables.take(np.arange(20)), offset[:20]
+    )
+    assert cmrr.chosen == "ridge-layout" and set(cmrr.cv) == {"ridge-layout"}
+    assert len(GeometryLearner().fit(tables, offset).cv) > 1  # 40 labels: cross-validated
+    only = GeometryLearner(LearnerConfig(metric="CMRR", candidates=("ridge-pairs", "trees")))
+    assert only.fit(tables.take(np.arange(20)), offset[:20]).chosen == "ridge-pairs"
