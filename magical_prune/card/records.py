@@ -8,6 +8,7 @@ a :class:`~magical_prune.errors.CheckpointError` naming the file), unknown keys 
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -77,18 +78,33 @@ def _mapping(data: Mapping[str, Any], key: str, where: _Where) -> Mapping[str, A
     return value
 
 
+_SCALARS = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+@functools.cache
+def _scalar_types(cls: type) -> dict[str, type]:
+    """Fields annotated ``<scalar> | None`` and their scalar type (the ones type-checked on
+    reading); the rest (mappings) are kept as read. Annotations are strings here (postponed
+    evaluation), hence the name lookup."""
+    out = {}
+    for f in fields(cls):  # type: ignore[arg-type]
+        name = str(f.type).split(" | ")[0]
+        if name in _SCALARS:
+            out[f.name] = _SCALARS[name]
+    return out
+
+
 class _Record:
     """Shared (de)serialisation of the card's typed records: known fields typed, the rest
     kept in ``extra``."""
-
-    _types: dict[str, Any] = {}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None, where: _Where = None) -> Any:
         data = data or {}
         known = {f.name for f in fields(cls)} - {"extra"}  # type: ignore[arg-type]
-        values = {k: _opt(data, k, cls._types[k], where) for k in known if k in cls._types}
-        values.update({k: _frozen(data.get(k)) for k in known if k not in cls._types})
+        types = _scalar_types(cls)
+        values = {k: _opt(data, k, types[k], where) for k in known if k in types}
+        values.update({k: _frozen(data.get(k)) for k in known if k not in types})
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(**values, extra=_frozen(extra))  # type: ignore[call-arg]
 
@@ -115,9 +131,6 @@ class LabelSpec(_Record):
     best_value: float | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
-    _types = {"source": str, "metric": str, "better": str, "worst_percent": float,
-              "balanced": bool, "critical_value": float, "best_value": float}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class DataRecord(_Record):
@@ -136,10 +149,6 @@ class DataRecord(_Record):
     test_ids_sha256: str | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
-    _types = {"path": str, "design": str, "content_hash": str, "n_layouts": int,
-              "n_train": int, "n_test": int, "alpha": float, "test_fraction": float,
-              "split_seed": int, "train_ids_sha256": str, "test_ids_sha256": str}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class ParentRecord(_Record):
@@ -154,9 +163,6 @@ class ParentRecord(_Record):
     label: Mapping[str, Any] | None = None
     parent: Mapping[str, Any] | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    _types = {"path": str, "sha256": str, "arch": str, "design": str,
-              "data_content_hash": str}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -185,11 +191,6 @@ class CalibrationRecord(_Record):
         """The calibration data, typed (all fields None when not recorded)."""
         return CalibrationData.from_dict(self.data)
 
-    _types = {"threshold": float, "target_for": float, "feasible": bool,
-              "achieved_for": float, "prune_rate": float, "good_pruned": float,
-              "bad_pruned": float, "n": float, "n_bad": float, "base_rate": float,
-              "split": str, "previous_threshold": float}  # fmt: skip
-
 
 @dataclass(frozen=True)
 class CalibrationData(_Record):
@@ -204,6 +205,3 @@ class CalibrationData(_Record):
     ids_sha256: str | None = None
     trained_on_same_data: bool | None = None
     extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-    _types = {"path": str, "design": str, "content_hash": str, "n_layouts": int,
-              "n_calibration": int, "ids_sha256": str, "trained_on_same_data": bool}  # fmt: skip
