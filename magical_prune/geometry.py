@@ -30,7 +30,9 @@ from __future__ import annotations
 
 import hashlib
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -110,16 +112,25 @@ class _Plan:
         return list(zip(self.first.tolist(), self.second.tolist()))
 
 
-# Every layout of a design shares its circuit and device order; the plan is made once per
-# design (the batch scorer and the hook spend ~0.3 ms per layout, the plan took half of it).
-_PLANS: dict[int, tuple[weakref.ref, _Plan]] = {}
+# Every layout of a design shares its circuit object and device order, so what depends on
+# them alone is made once per circuit: the batch scorer and the hook spend ~0.3 ms per
+# layout, and the plan and column digest took more than that when made per layout.
+_PLANS: dict[int, tuple[weakref.ref, Any, Any]] = {}
+_DIGESTS: dict[int, tuple[weakref.ref, Any, Any]] = {}
 
 
-def _plan(placement: Placement) -> _Plan:
-    key = id(placement.circuit)
-    hit = _PLANS.get(key)
-    if hit is not None and hit[0]() is placement.circuit and hit[1].names == placement.names:
-        return hit[1]
+def _per_circuit(store: dict, circuit: object, key: Any, make: Callable[[], Any]) -> Any:
+    """``make()`` kept per circuit object (while it lives) and ``key``."""
+    slot = id(circuit)
+    hit = store.get(slot)
+    if hit is not None and hit[0]() is circuit and hit[1] == key:
+        return hit[2]
+    value = make()
+    store[slot] = (weakref.ref(circuit, lambda _r, k=slot: store.pop(k, None)), key, value)
+    return value
+
+
+def _make_plan(placement: Placement) -> _Plan:
     names = tuple(placement.names)
     index = {name: i for i, name in enumerate(names)}
     pairs = [(a, b) for a, b in placement.circuit.symmetry.pairs if a in index and b in index]
@@ -128,9 +139,11 @@ def _plan(placement: Placement) -> _Plan:
     paired = set(first.tolist()) | set(second.tolist())
     single = np.array([i for i in range(len(names)) if i not in paired], dtype=np.int64)
     projection = pair_roles(placement.circuit, tuple(pairs)).projection()
-    plan = _Plan(names, first, second, single, projection)
-    _PLANS[key] = (weakref.ref(placement.circuit, lambda _r, k=key: _PLANS.pop(k, None)), plan)
-    return plan
+    return _Plan(names, first, second, single, projection)
+
+
+def _plan(placement: Placement) -> _Plan:
+    return _per_circuit(_PLANS, placement.circuit, placement.names, lambda: _make_plan(placement))
 
 
 def _pair_indices(placement: Placement) -> tuple[list[tuple[int, int]], list[int]]:
@@ -227,24 +240,18 @@ def column_names(placement: Placement) -> dict[str, list[str]]:
     return {"layout": layout, "pairs": pair, "heat": heat, "roles": roles}
 
 
-_DIGESTS: dict[int, tuple[weakref.ref, tuple, str]] = {}
-
-
 def column_digest(placement: Placement) -> str:
     """SHA-256 of the vectors' column names: equal exactly when two layouts' vectors line
     up (same design, same device and net order), so a learner can refuse another design.
     Kept per circuit (a model checks every layout it scores against it)."""
-    key = id(placement.circuit)
+
+    def make() -> str:
+        names = column_names(placement)
+        text = "\n".join(f"{k}:{','.join(v)}" for k, v in sorted(names.items()))
+        return hashlib.sha256(text.encode()).hexdigest()
+
     order = (placement.names, placement.net_names)
-    hit = _DIGESTS.get(key)
-    if hit is not None and hit[0]() is placement.circuit and hit[1] == order:
-        return hit[2]
-    names = column_names(placement)
-    text = "\n".join(f"{k}:{','.join(v)}" for k, v in sorted(names.items()))
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    _DIGESTS[key] = (weakref.ref(placement.circuit, lambda _r, k=key: _DIGESTS.pop(k, None)),
-                     order, digest)  # fmt: skip
-    return digest
+    return _per_circuit(_DIGESTS, placement.circuit, order, make)
 
 
 def flat_vector(placement: Placement) -> np.ndarray:

@@ -20,7 +20,6 @@ the supplies, to the input pair's first device than to its second, else -1.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 import networkx as nx
@@ -105,17 +104,8 @@ def _compute(circuit: Circuit, pairs: tuple[tuple[str, str], ...]) -> PairRoles:
     return PairRoles(pairs, group, side)
 
 
-# Roles depend on the circuit only; every layout of a design shares one circuit object, and
-# the hook scores thousands of them, so the graph walks run once per circuit.
-_CACHE: dict[int, tuple[weakref.ref, tuple, PairRoles]] = {}
-
-
 def pair_roles(circuit: Circuit, pairs: tuple[tuple[str, str], ...]) -> PairRoles:
-    """Roles of ``pairs`` (mirrored device pairs of ``circuit``, in the order given)."""
-    key = id(circuit)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0]() is circuit and hit[1] == pairs:
-        return hit[2]
-    roles = _compute(circuit, pairs)
-    _CACHE[key] = (weakref.ref(circuit, lambda _r, k=key: _CACHE.pop(k, None)), pairs, roles)
-    return roles
+    """Roles of ``pairs`` (mirrored device pairs of ``circuit``, in the order given). Walks
+    the circuit graph: callers that score many layouts keep the result per design (as
+    :mod:`magical_prune.geometry` does)."""
+    return _compute(circuit, pairs)
