@@ -25,10 +25,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.linear_model import RidgeCV
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 
-from magical_prune.geolearn import Tables
+from magical_prune.geolearn import Tables, unscaled_ridge
 from magical_prune.labels import get_metric
 
 ZERO_SHOT = "roles prior (zero-shot)"
@@ -48,10 +46,6 @@ def pretrain_prior(sources: list[Any]) -> Any | None:
     x = np.vstack([d.roles for d in usable])
     y = np.concatenate([d.value - d.value.mean() for d in usable])
     return RidgeCV(alphas=np.logspace(-4, 4, 17)).fit(x, y)
-
-
-def _ridge() -> Any:
-    return make_pipeline(StandardScaler(with_std=False), RidgeCV(alphas=np.logspace(-4, 4, 17)))
 
 
 def transfer_rows(
@@ -78,7 +72,7 @@ def transfer_rows(
         for seed in range(seeds):
             train = np.sort(np.random.default_rng(seed).choice(pool, budget, replace=False))
             start = time.perf_counter()
-            model = _ridge().fit(inputs[train], d.value[train] - prior_signed[train])
+            model = unscaled_ridge().fit(inputs[train], d.value[train] - prior_signed[train])
             raw = prior_signed[test] + model.predict(inputs[test])
             fit_s = time.perf_counter() - start
             row["seeds"].append({**measures(np.abs(raw), badness[test], bad[test]),

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 # scipy and sklearn are imported where a model is fitted: scoring a saved model needs numpy
 # only, and `magical-prune score` starts ~2 s faster without them.
 
-__all__ = ["CANDIDATES", "GeometryLearner", "LearnerConfig", "stack_vectors"]
+__all__ = ["CANDIDATES", "GeometryLearner", "LearnerConfig", "stack_vectors", "unscaled_ridge"]
 
 #: Fewest labels for the tree candidates (sklearn's trees need ~20 per leaf to split).
 TREE_MIN_LABELS = 64
@@ -149,7 +149,8 @@ def _ridge() -> object:
     return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15)))
 
 
-def _raw_ridge() -> object:
+def unscaled_ridge() -> object:
+    """The ridge-roles candidate's model (also what benchmarks fit on its inputs)."""
     from sklearn.linear_model import RidgeCV
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -192,7 +193,7 @@ class _Fitted:
                  badness: np.ndarray, folds: int) -> None:  # fmt: skip
         self.name, self.signed = name, signed
         if name == "ridge-roles":
-            self.model = LinearModel.of(_raw_ridge().fit(t.role_inputs(signed), target))
+            self.model = LinearModel.of(unscaled_ridge().fit(t.role_inputs(signed), target))
         elif name == "ridge-physics":
             self.model = LinearModel.of(_ridge().fit(t.physics, target))
         elif name == "ridge-pairs":
