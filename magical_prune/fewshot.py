@@ -55,13 +55,13 @@ from magical_prune.training import (
     scorer_for,
 )
 
-__all__ = ["check_protocol", "fewshot", "format_summary", "summarise"]
+__all__ = ["REPEAT_FIGURES", "check_protocol", "fewshot", "format_summary", "summarise"]
 
 #: figures of each repeat that are aggregated
 _AGGREGATED = ("for", "random_for", "pretrained_for", "for_reduction", "prune_rate", "accuracy",
                "precision", "recall", "f1", "positive_rate")  # fmt: skip
 #: figures of a repeat's fine-tuned model copied into its row
-_ROW = ("for", "random_for", "for_reduction", "prune_rate", "accuracy", "precision", "recall",
+REPEAT_FIGURES = ("for", "random_for", "for_reduction", "prune_rate", "accuracy", "precision", "recall",
         "f1", "positive_rate", "tp", "fp", "tn", "fn")  # fmt: skip
 
 
@@ -177,7 +177,7 @@ class _Repeats:
             "repeat": r,
             "critical_value": shot_labels.critical_value,
             "shot_ids": [str(i) for i in data.ids[picked]],
-            **{k: m[k] for k in _ROW},
+            **{k: m[k] for k in REPEAT_FIGURES},
             "pretrained_for": pre["for"],
             "pretrained_prune_rate": pre["prune_rate"],
         }

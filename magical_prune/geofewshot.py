@@ -26,15 +26,12 @@ from tqdm import tqdm
 
 from magical_prune.dataset import LabelledDataset
 from magical_prune.errors import MagicalPruneError
-from magical_prune.fewshot import check_protocol, summarise
+from magical_prune.fewshot import REPEAT_FIGURES, check_protocol, summarise
 from magical_prune.geomodel import DesignColumns, GeometryScorer, fit_rows
 from magical_prune.labels import label_at, label_by_rank
 from magical_prune.metrics import classification_metrics, mean_and_spread
 
 __all__ = ["geometry_fewshot"]
-
-_ROW = ("for", "random_for", "for_reduction", "prune_rate", "accuracy", "precision", "recall",
-        "f1", "positive_rate", "tp", "fp", "tn", "fn")  # fmt: skip
 
 
 def geometry_fewshot(
@@ -58,10 +55,7 @@ def geometry_fewshot(
     """
     split = data.split(0.0, split_seed, test_fraction)
     check_protocol(data, shots, repeats, split)
-    if data.data.geometry_info is None:
-        raise MagicalPruneError("this data set stores no geometry rows (rebuild it with "
-                                "`magical-prune dataset build`)", data.data.path)  # fmt: skip
-    rows = data.data.read_geometry(data.rows)
+    rows = data.data.read_geometry(data.rows)  # the data set's own error when it has none
     columns = DesignColumns.from_info(data.data.geometry_info, data.data.path)
     values = np.asarray(data.metric_values, dtype=np.float64)
     metric, worst = str(data.metric), float(data.label_spec.worst_percent)
@@ -83,7 +77,7 @@ def geometry_fewshot(
             pre = classification_metrics(test_labels, own, model.threshold)
         out.append({
             "repeat": r, "critical_value": shot_labels.critical_value,
-            "shot_ids": [str(i) for i in data.ids[picked]], **{k: m[k] for k in _ROW},
+            "shot_ids": [str(i) for i in data.ids[picked]], **{k: m[k] for k in REPEAT_FIGURES},
             "candidate": fitted.card.extra["geometry"]["candidate"],
             "for_at_share": _for_at_share(scores, test_labels, worst / 100.0),
             "pretrained_for": None if pre is None else pre["for"],
@@ -94,8 +88,8 @@ def geometry_fewshot(
     settings = {
         "shots": shots, "repeats": repeats, "seed": seed, "metric": metric,
         "worst_percent": worst, "n_test": int(len(split.test)), "n_pool": int(len(split.pool)),
-        "parent": None if model is None else model.source, "learner": "geometry", "split_seed": split_seed,
-        "test_fraction": test_fraction,
+        "parent": None if model is None else model.source, "learner": "geometry",
+        "split_seed": split_seed, "test_fraction": test_fraction,
     }  # fmt: skip
     summary = summarise(out)
     summary["for_at_share"] = mean_and_spread(r["for_at_share"] for r in out)
