@@ -6,8 +6,8 @@ A device's evidence is how much the score drops when its numbers are replaced by
 ordinary layout of the design (the median training row, kept in the model): positive means
 the device's placement pushes the layout towards "prune". Numbers of a pair (its separation,
 its heat asymmetry) count for both devices; the role vector, sums of those per pair role,
-is recomputed from the occluded pairs, so a pair's share of it counts for its devices too. Nets are treated alike through their wire
-length. One score per device or net: a few dozen scores, well under a second.
+is recomputed from the occluded pairs, so a pair's share of it counts for its devices too.
+Nets are treated alike through their wire length. One score per device or net: a few dozen scores, well under a second.
 """
 
 from __future__ import annotations

@@ -260,5 +260,15 @@ def flat_vector(placement: Placement) -> np.ndarray:
 
 
 def vector_widths(placement: Placement) -> tuple[int, int, int, int]:
-    """Lengths of the layout, pair, heat and role parts of :func:`flat_vector`."""
-    return geometry_vectors(placement).widths
+    """Lengths of the layout, pair, heat and role parts of :func:`flat_vector`, from the
+    design's plan (no vectors computed): x, y, |x| per device, HPWL per net, the outline;
+    a separation per pair and three numbers per unpaired device; a heat asymmetry per pair;
+    a sum of each per role group."""
+    plan = _plan(placement)
+    n_pairs = len(plan.first)
+    return (
+        3 * len(plan.names) + len(placement.net_names) + 2,
+        n_pairs + 3 * len(plan.single),
+        n_pairs,
+        2 * len(ROLE_GROUPS),
+    )

@@ -14,6 +14,7 @@ from magical_prune.geometry import (
     heat_asymmetry,
     pair_vector,
     role_vector,
+    vector_widths,
 )  # fmt: skip
 from magical_prune.pairroles import ROLE_GROUPS, pair_roles
 from magical_prune.placement import Placement
@@ -62,6 +63,7 @@ def test_role_vector_is_the_oriented_sum_per_group():
     vectors = geometry_vectors(placement)
     np.testing.assert_allclose(vectors.roles, expected)
     assert vectors.widths[3] == len(column_names(placement)["roles"]) == 8
+    assert vector_widths(placement) == vectors.widths  # read off the plan, no vectors made
     assert len(vectors.flat()) == sum(vectors.widths)
 
 
