@@ -23,8 +23,10 @@ fitted to the badness: the magnitudes |x| carry what a metric like CMRR depends 
 ``ridge-physics`` prediction; from 64 labels) and ``trees`` (trees on the layout vector
 fitted to the badness, the baseline's recipe; from 64 labels). :meth:`GeometryLearner.fit`
 scores each by K-fold cross-validation (Spearman correlation of out-of-fold score and
-badness) and refits the best on all labels; under :data:`CV_MIN_LABELS` labels it takes
-:data:`FEW_LABELS` instead (the role ridge for signed metrics, the layout ridge otherwise).
+badness) and refits the best on all labels, keeping :data:`FEW_LABELS` (the role ridge for
+signed metrics, the layout ridge otherwise) unless the best leads it by more than
+:func:`preference_margin`; under :data:`CV_MIN_LABELS` labels it takes :data:`FEW_LABELS`
+without cross-validating.
 Its out-of-fold scores are kept for threshold calibration. Deterministic for a given seed.
 """
 
@@ -49,7 +51,14 @@ if TYPE_CHECKING:
 # scipy and sklearn are imported where a model is fitted: scoring a saved model needs numpy
 # only, and `magical-prune score` starts ~2 s faster without them.
 
-__all__ = ["CANDIDATES", "GeometryLearner", "LearnerConfig", "stack_vectors", "unscaled_ridge"]
+__all__ = [
+    "CANDIDATES",
+    "GeometryLearner",
+    "LearnerConfig",
+    "preference_margin",
+    "stack_vectors",
+    "unscaled_ridge",
+]
 
 #: Fewest labels for the tree candidates (sklearn's trees need ~20 per leaf to split).
 TREE_MIN_LABELS = 64
@@ -63,6 +72,16 @@ CV_MIN_LABELS = 32
 #: depends on the wire lengths the layout vector carries: there the layout ridge (ota4 at 16
 #: labels: FOR 15.3% against the role ridge's 16.6%). When not among the candidates: the first.
 FEW_LABELS = {True: "ridge-roles", False: "ridge-layout"}
+
+
+def preference_margin(labels: int) -> float:
+    """How much higher another candidate's cross-validated Spearman must be for it to be
+    taken over :data:`FEW_LABELS`: about one standard error of a rank correlation from
+    ``labels`` layouts (1 / sqrt(n)), so a lead that is noise does not swap the simple model
+    for a flexible one. On the reference designs (5 seeds each) this took ota3 at 64 labels
+    from FOR 13.4% to 10.7% and ota4 from 12.5% to 11.7%, and cost ota2 at 64 labels 0.5
+    points and ota4 at 200-800 0.1 (docs/model.md)."""
+    return 1.0 / float(np.sqrt(max(labels, 1)))
 
 
 @dataclass(frozen=True)
@@ -326,6 +345,11 @@ class GeometryLearner:
                 oof[name][held] = model.scores(tables.take(held))
             self.cv[name] = _rank_correlation(oof[name], badness)
         self.chosen = max(usable, key=lambda c: (self.cv[c], -usable.index(c)))
+        preferred = FEW_LABELS[self.signed]
+        if preferred in usable and self.cv[self.chosen] - self.cv[preferred] <= preference_margin(
+            len(values)
+        ):
+            self.chosen = preferred
         self.oof_scores = oof[self.chosen]
         self._model = self._candidate(self.chosen, tables, target, badness)
         self.fit_seconds = time.perf_counter() - start

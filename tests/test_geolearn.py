@@ -10,7 +10,7 @@ from scipy.stats import spearmanr
 
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.errors import MagicalPruneError
-from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
+from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables, preference_margin
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ota3"
 
@@ -163,3 +163,23 @@ def test_under_32_labels_the_choice_follows_the_metric_not_cross_validation():
     assert len(GeometryLearner().fit(tables, offset).cv) > 1  # 40 labels: cross-validated
     only = GeometryLearner(LearnerConfig(metric="CMRR", candidates=("ridge-pairs", "trees")))
     assert only.fit(tables.take(np.arange(20)), offset[:20]).chosen == "ridge-pairs"
+
+
+def test_the_few_label_candidate_is_kept_unless_another_leads_by_the_margin():
+    tables, offset = synthetic(120, seed=0)
+    roles = np.random.default_rng(0).normal(0, 5, (120, 8))
+    tables = Tables(tables.layout, tables.pairs, tables.heat, roles)
+    config = LearnerConfig(candidates=("ridge-roles", "ridge-physics", "ridge-pairs"))
+    learner = GeometryLearner(config).fit(tables, offset)
+    assert max(learner.cv, key=learner.cv.get) != "ridge-roles"  # a lead, but a tiny one
+    assert learner.chosen == "ridge-roles"
+    assert preference_margin(120) == pytest.approx(120**-0.5)
+    # a lead far beyond the margin still wins: trees on a cliff no ridge sees
+    cliff, values = synthetic(160, seed=2, nonlinear=True)
+    cliff = Tables(
+        cliff.layout, cliff.pairs, cliff.heat, roles[:1].repeat(160, 0) + 1e-3 * cliff.pairs[:, :8]
+    )
+    trees = GeometryLearner(LearnerConfig(candidates=("ridge-roles", "trees"), folds=3))
+    trees.fit(cliff, values)
+    assert trees.cv["trees"] - trees.cv["ridge-roles"] > preference_margin(160)
+    assert trees.chosen == "trees"
