@@ -9,7 +9,7 @@ import pytest
 
 from magical_prune.adapters.discovery import load_placement
 from magical_prune.errors import MagicalPruneError
-from magical_prune.geohook import GeometryHook, GeometryHookConfig
+from magical_prune.geohook import GeometryHook, GeometryHookConfig, _counted_weights
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +36,17 @@ def test_keeps_while_learning_then_prunes_the_bad(tiny_placements):
     kept = later[~pruned[later]]
     assert bad[kept].mean() < bad.mean()  # and what it keeps is better than random
     assert all(math.isfinite(d.score) for d in decisions[32:])
+    # every candidate was fed back or pruned: the weighted results stand for all of them
+    drawn = np.array([r.weight for r in hook._results])
+    assert (drawn > 1).any() and hook.pruned > 0
+    assert _counted_weights(drawn, hook.pruned).sum() == pytest.approx(hook.decisions)
+
+
+def test_explored_results_stand_for_the_candidates_counted():
+    drawn = np.array([1.0, 1.0, 10.0, 10.0])
+    np.testing.assert_allclose(_counted_weights(drawn, 18), [1, 1, 10, 10])
+    np.testing.assert_allclose(_counted_weights(drawn, 8), [1, 1, 5, 5])  # drew more than 1/10
+    np.testing.assert_allclose(_counted_weights(np.ones(3), 0), np.ones(3))
 
 
 def test_fails_open(tiny_placements):
