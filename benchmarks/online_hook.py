@@ -1,6 +1,6 @@
 """The online hook on a new design: replay a generated design's candidates through it.
 
-    python benchmarks/online_hook.py --runs runs ota2 ota3 ota4 --orders 3
+    python benchmarks/online_hook.py --runs runs ota2 ota3 ota4 --orders 3 --target-for 0.1 0.08
 
 Each candidate of ``runs/<design>/`` (what ``refflow generate`` wrote, in a seeded random
 order standing for the placer's enumeration) goes to a :class:`magical_prune.geohook.
@@ -11,7 +11,9 @@ figures use the truth of all of them: bad = the design's worst 25% over all its 
 Prints and writes (``--out``, default docs/results) per design: simulations saved (pruned
 candidates), good candidates lost (pruned ones outside the worst 25%), the prune rate and
 FOR of the candidates after the first ``min_results`` results, and a PNG of both counts
-over the run. This is a replay of labelled layouts, not the placer and ngspice in the loop
+over the run; one row per design, order and target FOR (``--target-for`` takes several: the
+hook keeps the least pruning that meets its target, so a lower target is how a user buys
+more pruning). ``--jobs`` replays in worker processes (forked: the layouts are read once). This is a replay of labelled layouts, not the placer and ngspice in the loop
 (``examples/flow_with_pruning.py`` runs those); the hook sees the same inputs either way.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
 from pathlib import Path
 
@@ -73,12 +76,16 @@ def plot(results: dict, path: Path) -> None:
 
     fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.6), squeeze=False)
     for ax, (design, runs) in zip(axes[0], results.items()):
+        targets = sorted({run["target_for"] for run in runs}, reverse=True)
         for k, run in enumerate(runs):
             x = np.arange(1, run["candidates"] + 1)
-            ax.plot(x, run["saved_curve"], color="tab:green", alpha=0.8,
-                    label="simulations saved" if k == 0 else None)  # fmt: skip
-            ax.plot(x, run["lost_curve"], color="tab:red", alpha=0.8,
-                    label="good candidates lost" if k == 0 else None)  # fmt: skip
+            style = ("-", "--", ":", "-.")[targets.index(run["target_for"]) % 4]
+            first = k == 0 or run["target_for"] != runs[k - 1]["target_for"]
+            tag = f" (target FOR {100 * run['target_for']:.0f}%)"
+            ax.plot(x, run["saved_curve"], style, color="tab:green", alpha=0.8,
+                    label="simulations saved" + tag if first else None)  # fmt: skip
+            ax.plot(x, run["lost_curve"], style, color="tab:red", alpha=0.8,
+                    label="good candidates lost" + tag if first else None)  # fmt: skip
         ax.set_title(design)
         ax.set_xlabel("candidates placed")
         ax.set_ylabel("count")
@@ -89,35 +96,54 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+_PLACEMENTS: dict[str, list] = {}  # read once in the parent, shared with forked workers
+
+
+def _replay_task(task: tuple[str, int, float, int]) -> dict:
+    design, seed, target, min_results = task
+    placements = _PLACEMENTS[design]
+    metric = METRIC.get(design, "Offset_Voltage")
+    order = np.random.default_rng(seed).permutation(len(placements))
+    config = GeometryHookConfig(metric=metric, target_for=target, min_results=min_results,
+                                seed=seed)  # fmt: skip
+    return {"design": design, "order": seed, "target_for": target,
+            **replay(placements, metric, order, config)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("designs", nargs="+")
     parser.add_argument("--runs", type=Path, default=Path("runs"))
     parser.add_argument("--orders", type=int, default=3, help="seeded candidate orders")
-    parser.add_argument("--target-for", type=float, default=0.10)
+    parser.add_argument("--target-for", type=float, nargs="+", default=[0.10])
     parser.add_argument("--min-results", type=int, default=64)
+    parser.add_argument("--jobs", type=int, default=1, help="replays in parallel (processes)")
     parser.add_argument("--out", type=Path, default=Path("docs/results"))
     args = parser.parse_args()
-    results: dict[str, list[dict]] = {}
     for design in args.designs:
         metric = METRIC.get(design, "Offset_Voltage")
         layouts = find_layouts(args.runs / design)
         placements = [load_placement(p) for p in tqdm(layouts, desc=f"read {design}")]
-        placements = [p for p in placements if metric in p.performance]
-        for seed in range(args.orders):
-            order = np.random.default_rng(seed).permutation(len(placements))
-            config = GeometryHookConfig(metric=metric, target_for=args.target_for,
-                                        min_results=args.min_results, seed=seed)  # fmt: skip
-            run = replay(placements, metric, order, config)
-            results.setdefault(design, []).append(run)
-            print(
-                f"{design} order {seed}: {run['simulations_saved']} of {run['candidates']} "
-                f"simulations saved, {run['good_lost']} good lost; after {args.min_results} "
-                f"results: prune rate {100 * run['prune_rate_after_warmup']:.1f}%, FOR "
-                f"{100 * (run['for_after_warmup'] or 0):.1f}% (random {100 * run['for_random']:.1f}%)"
-                f", {run['fits']} fits, decision {run['decide_ms_median']:.1f} ms median",
-                flush=True,
-            )
+        _PLACEMENTS[design] = [p for p in placements if metric in p.performance]
+    tasks = [(d, seed, t, args.min_results) for t in args.target_for for d in args.designs
+             for seed in range(args.orders)]  # fmt: skip
+    if args.jobs > 1:
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            runs = list(pool.imap(_replay_task, tasks))
+    else:
+        runs = [_replay_task(t) for t in tasks]
+    results: dict[str, list[dict]] = {}
+    for run in runs:
+        results.setdefault(run["design"], []).append(run)
+        print(
+            f"{run['design']} order {run['order']} target FOR {100 * run['target_for']:.0f}%: "
+            f"{run['simulations_saved']} of {run['candidates']} simulations saved, "
+            f"{run['good_lost']} good lost; after {args.min_results} results: prune rate "
+            f"{100 * run['prune_rate_after_warmup']:.1f}%, FOR "
+            f"{100 * (run['for_after_warmup'] or 0):.1f}% (random {100 * run['for_random']:.1f}%)"
+            f", {run['fits']} fits, decision {run['decide_ms_median']:.1f} ms median",
+            flush=True,
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     summary = {d: [{k: v for k, v in r.items() if not k.endswith("_curve")} for r in runs]
                for d, runs in results.items()}  # fmt: skip
@@ -127,28 +153,43 @@ def main() -> None:
 
 
 def write_markdown(summary: dict, args: argparse.Namespace, path: Path) -> None:
+    targets = " ".join(f"{t:g}" for t in args.target_for)
     lines = [
         "# The online hook on designs it never saw",
         "",
         f"Written by `python benchmarks/online_hook.py {' '.join(args.designs)} --orders "
-        f"{args.orders}`: each design's generated layouts replayed in {args.orders} seeded "
-        f"orders through a fresh `GeometryHook` (target FOR {100 * args.target_for:.0f}%, "
-        f"first fit after {args.min_results} results). Bad = the design's worst 25%; FOR and "
-        "prune rate count the candidates after the first fit's warm-up.",
+        f"{args.orders} --target-for {targets}`: each design's generated layouts replayed in "
+        f"{args.orders} seeded orders through a fresh `GeometryHook` per target FOR (first fit "
+        f"after {args.min_results} results). Bad = the design's worst 25%; FOR and prune rate "
+        "count the candidates after the first fit's warm-up (the explored candidates are kept, "
+        "so they count in the FOR).",
         "",
-        "| design | order | candidates | simulations saved | good candidates lost | "
-        "prune rate after warm-up % | FOR of kept after warm-up % | random FOR % | fits | "
-        "decision ms (median) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| design | order | target FOR % | candidates | simulations saved | good candidates "
+        "lost | prune rate after warm-up % | FOR of kept after warm-up % | random FOR % | fits "
+        "| decision ms (median) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for design, runs in summary.items():
-        for k, r in enumerate(runs):
+        for r in runs:
             lines.append(
-                f"| {design} | {k} | {r['candidates']} | {r['simulations_saved']} | "
-                f"{r['good_lost']} | {100 * r['prune_rate_after_warmup']:.1f} | "
+                f"| {design} | {r['order']} | {100 * r['target_for']:.0f} | {r['candidates']} | "
+                f"{r['simulations_saved']} | {r['good_lost']} | "
+                f"{100 * r['prune_rate_after_warmup']:.1f} | "
                 f"{100 * (r['for_after_warmup'] or 0):.1f} | {100 * r['for_random']:.1f} | "
                 f"{r['fits']} | {r['decide_ms_median']:.1f} |"
             )
+    lines += ["", "Mean over designs and orders:", "",
+              "| target FOR % | prune rate after warm-up % | FOR after warm-up % | runs with >= "
+              "25% pruned at FOR <= 10% |", "|---|---|---|---|"]  # fmt: skip
+    every = [r for runs in summary.values() for r in runs]
+    for t in args.target_for:
+        rs = [r for r in every if r["target_for"] == t]
+        met = sum(r["prune_rate_after_warmup"] >= 0.25 and (r["for_after_warmup"] or 1) <= 0.10
+                  for r in rs)  # fmt: skip
+        lines.append(
+            f"| {100 * t:.0f} | {100 * np.mean([r['prune_rate_after_warmup'] for r in rs]):.1f} | "
+            f"{100 * np.mean([r['for_after_warmup'] or 0 for r in rs]):.1f} | {met} of {len(rs)} |"
+        )
     lines += ["", "![simulations saved and good candidates lost](online_hook.png)", ""]
     path.write_text("\n".join(lines))
 
