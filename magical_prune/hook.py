@@ -286,9 +286,11 @@ class PruneHook:
     def _finetune(self, parent: Predictor, results: Results) -> dict[str, Any]:
         """Learn from ``results`` (:func:`magical_prune.online.refit`) and swap the new
         model and threshold in; returns the history record of the swap."""
+        with self._lock:
+            pruned, explored = self.counters["pruned"], self.counters["explored"]
         goal = Goal(self.metric, self.worst_percent, self.target_for, self._threshold,
-                    self.config.recalibrate and not self._fixed_threshold,
-                    self.version)  # fmt: skip
+                    self.config.recalibrate and not self._fixed_threshold, self.version,
+                    (pruned + explored) / explored if explored else None)  # fmt: skip
         out = refit(parent, results, self.config, goal)
         with self._lock:
             self.predictor = out.predictor

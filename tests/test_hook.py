@@ -120,6 +120,33 @@ def test_exploration_keeps_a_seeded_share_of_would_be_pruned(tiny, placements):
     assert hook._results.weights == [2.0]  # kept with probability 1/2
 
 
+def test_explored_results_stand_for_the_candidates_counted(tiny, placements, monkeypatch):
+    import magical_prune.hook as hook_module
+    from magical_prune.errors import MagicalPruneError
+    from magical_prune.online.retrain import Goal, result_weights
+
+    goals = []
+
+    def capture(parent, results, config, goal):
+        goals.append((goal, hook.counters["pruned"], hook.counters["explored"]))
+        raise MagicalPruneError("captured")  # a failed refit keeps the current model
+
+    monkeypatch.setattr(hook_module, "refit", capture)
+    hook = PruneHook(tiny.model, threshold=0.0,
+                     config=quiet(explore=0.5, seed=3, min_results=2, refit_every=2))  # fmt: skip
+    for k, p in enumerate(placements[:20]):
+        if not hook(p).prune:
+            hook.update(p, perf(tiny, k))
+    assert len(goals) >= 2
+    for goal, pruned, explored in goals:
+        assert goal.explored_weight == pytest.approx((pruned + explored) / explored)
+    assert any(pruned != explored for _, pruned, explored in goals)  # not the nominal 1 / 0.5
+    goal = Goal("Offset_Voltage", 25.0, 0.1, 0.5, True, 0, explored_weight=3.0)
+    np.testing.assert_allclose(result_weights(np.array([1.0, 2.0, 1.0]), goal), [1, 3, 1])
+    nominal = Goal("Offset_Voltage", 25.0, 0.1, 0.5, True, 0)
+    np.testing.assert_allclose(result_weights(np.array([1.0, 2.0]), nominal), [1, 2])
+
+
 def test_weighted_rank_labels():
     values = np.array([1e-3, -5e-3, 2e-3, 4e-3, 0.5e-3, -3e-3, 1.5e-3, 0.2e-3])
     labels, critical = weighted_rank_labels(values, "Offset_Voltage", 25.0, np.ones(8))

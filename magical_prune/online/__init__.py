@@ -18,7 +18,9 @@ too strict and the model would drift towards pruning good placements. Two things
 * *exploration*: a share ``explore`` (default 5%) of the candidates the model would prune
   is kept anyway, so the flow simulates a sample of the pruned region too;
 * *inverse-probability weights*: every collected result carries the inverse of the
-  probability it had to be kept (1 below the threshold, ``1 / explore`` when explored), and
+  probability it had to be kept (1 below the threshold; when explored, the candidates
+  decided at or above the threshold over those explored, as counted by the hook, rather
+  than the nominal ``1 / explore``, whose draws' binomial noise would move the cut), and
   both the rank cut and the FOR used to recalibrate are computed with these weights, which
   estimates them for all candidates rather than for the kept ones only.
 

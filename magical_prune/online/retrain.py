@@ -19,7 +19,7 @@ from magical_prune.online.feedback import InMemorySource, Results, weighted_rank
 from magical_prune.predict import Predictor
 from magical_prune.training import FineTuned, TrainConfig, finetune_model
 
-__all__ = ["Goal", "Refit", "refit"]
+__all__ = ["Goal", "Refit", "refit", "result_weights"]
 
 logger = logging.getLogger("magical_prune.hook")
 
@@ -34,6 +34,10 @@ class Goal:
     threshold: float  # the current one, kept when not recalibrating
     recalibrate: bool
     version: int  # of the parent model
+    #: what an explored result stands for: the candidates decided at or above the threshold
+    #: over those explored, as counted (None: the weight drawn with it, 1 / explore). The
+    #: count's binomial noise, not the nominal rate, is what the labels' cut should follow.
+    explored_weight: float | None = None
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,7 @@ def refit(parent: Predictor, results: Results, config: HookConfig, goal: Goal) -
     Raises:
         MagicalPruneError: every result got the same label (nothing to learn yet).
     """
-    weights = np.asarray(results.weights)
+    weights = result_weights(np.asarray(results.weights, dtype=np.float64), goal)
     labels, critical = weighted_rank_labels(np.asarray(results.values), goal.metric,
                                             goal.worst_percent, weights)  # fmt: skip
     if labels.min() == labels.max():
@@ -71,6 +75,13 @@ def refit(parent: Predictor, results: Results, config: HookConfig, goal: Goal) -
     card = _child_card(tuned, labels, critical, goal, threshold, calibration)
     predictor = Predictor(tuned.model, card, source=parent.source, device=parent.device)
     return Refit(predictor, threshold, len(labels), critical, calibration)
+
+
+def result_weights(drawn: np.ndarray, goal: Goal) -> np.ndarray:
+    """The results' weights: explored ones (drawn weight > 1) as ``goal.explored_weight``."""
+    if goal.explored_weight is None:
+        return drawn
+    return np.where(drawn > 1.0, goal.explored_weight, drawn)
 
 
 def _recalibrate(
