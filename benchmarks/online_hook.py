@@ -13,7 +13,8 @@ candidates), good candidates lost (pruned ones outside the worst 25%), the prune
 FOR of the candidates after the first ``min_results`` results, and a PNG of both counts
 over the run; one row per design, order and target FOR (``--target-for`` takes several: the
 hook keeps the least pruning that meets its target, so a lower target is how a user buys
-more pruning). ``--jobs`` replays in worker processes (forked: the layouts are read once). This is a replay of labelled layouts, not the placer and ngspice in the loop
+more pruning). ``--jobs`` replays in worker processes (forked: the layouts are read once).
+This is a replay of labelled layouts, not the placer and ngspice in the loop
 (``examples/flow_with_pruning.py`` runs those); the hook sees the same inputs either way.
 """
 

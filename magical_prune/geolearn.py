@@ -332,8 +332,8 @@ class GeometryLearner:
             c for c in self.config.candidates
             if len(values) >= CANDIDATES.get(c, 0) and (c != "ridge-roles" or tables.roles is not None)
         ]  # fmt: skip
+        preferred = FEW_LABELS[self.signed]
         if len(values) < CV_MIN_LABELS:
-            preferred = FEW_LABELS[self.signed]
             usable = [preferred] if preferred in usable else usable[:1]
         kfold = _kfold(_folds(len(values), self.config.folds), self.config.seed)
         splits = list(kfold.split(values))
@@ -344,12 +344,10 @@ class GeometryLearner:
                 model = self._candidate(name, tables.take(train), target[train], badness[train])
                 oof[name][held] = model.scores(tables.take(held))
             self.cv[name] = _rank_correlation(oof[name], badness)
-        self.chosen = max(usable, key=lambda c: (self.cv[c], -usable.index(c)))
-        preferred = FEW_LABELS[self.signed]
-        if preferred in usable and self.cv[self.chosen] - self.cv[preferred] <= preference_margin(
-            len(values)
-        ):
-            self.chosen = preferred
+        best = max(usable, key=lambda c: (self.cv[c], -usable.index(c)))
+        margin = preference_margin(len(values))
+        keep = preferred in usable and self.cv[best] - self.cv[preferred] <= margin
+        self.chosen = preferred if keep else best
         self.oof_scores = oof[self.chosen]
         self._model = self._candidate(self.chosen, tables, target, badness)
         self.fit_seconds = time.perf_counter() - start
