@@ -290,6 +290,23 @@ def test_legaliser_on_arbitrary_symmetric_starts(problem, data):
     _independent_legality(problem, layout, CONFIG.spacing)
 
 
+def test_free_device_tied_with_right_hand_pair_members_legalises(problem):
+    """A free device at the same x as the right-hand members of every pair (whose order is
+    the mirror of the left-hand one's) once made a cycle of left-of relations: infeasible."""
+    n = len(problem.names)
+    centres = np.zeros((n, 2))
+    for a, b in problem.pairs:
+        centres[a], centres[b] = (-1000.0, 0.0), (1000.0, 0.0)
+    centres[problem.free] = (1000.0, 0.0)  # the self-symmetric ones stay on the axis at 0
+    left, _ = relations(problem, centres)
+    reach = left.astype(int)
+    for _ in range(n):
+        reach = ((reach + reach @ reach) > 0).astype(int)
+    assert not np.diag(reach).any()  # no device is (transitively) left of itself
+    layout = legalize(problem, centres, np.ones(len(problem.nets)), CONFIG)
+    assert check_legal(problem, layout, CONFIG.spacing) == []
+
+
 # -- net-weight enumeration -----------------------------------------------------------------
 def test_critical_nets_skip_supplies_and_one_pin_nets(problem):
     critical = netweights.critical_nets(problem.circuit)

@@ -78,11 +78,17 @@ def relations(problem: PlacementProblem, centres: np.ndarray) -> tuple[np.ndarra
     upper = np.triu(horizontal, k=1)
     horizontal = upper | upper.T
 
-    # Order: by centre, ties broken by index in x and by symmetry group in y.
+    # Order: by centre, ties broken in x by a key that mirroring negates (so a tie on the
+    # right mirrors the same tie on the left, as the copied relations below expect) and then
+    # by index, in y by symmetry group. A tie-break by index alone made cycles when a free
+    # device tied with right-hand pair members, whose order is the mirror of the left's.
     idx = np.arange(n)
-    before_x = (x[:, None] < x[None, :]) | (
-        (x[:, None] == x[None, :]) & (idx[:, None] < idx[None, :])
-    )
+    mirror_key = np.zeros(n)
+    rank = np.arange(len(pairs)) - len(pairs)  # negative, ascending in pair order
+    mirror_key[pairs[:, 0]], mirror_key[pairs[:, 1]] = rank, -rank
+    tie = mirror_key[:, None] < mirror_key[None, :]
+    tie |= (mirror_key[:, None] == mirror_key[None, :]) & (idx[:, None] < idx[None, :])
+    before_x = (x[:, None] < x[None, :]) | ((x[:, None] == x[None, :]) & tie)
     before_y = (y[:, None] < y[None, :]) | (
         (y[:, None] == y[None, :]) & (group[:, None] < group[None, :])
     )
