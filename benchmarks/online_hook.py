@@ -113,13 +113,17 @@ def _replay_task(task: tuple[str, int, float, int]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("designs", nargs="+")
-    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("designs", nargs="+", help="design folders under --runs")
+    parser.add_argument("--runs", type=Path, default=Path("runs"),
+                        help="folder of refflow runs, one sub-folder per design (default: runs)")
     parser.add_argument("--orders", type=int, default=3, help="seeded candidate orders")
-    parser.add_argument("--target-for", type=float, nargs="+", default=[0.10])
-    parser.add_argument("--min-results", type=int, default=64)
+    parser.add_argument("--target-for", type=float, nargs="+", default=[0.10],
+                        help="the hook's target FOR; several values: one replay set each")
+    parser.add_argument("--min-results", type=int, default=64,
+                        help="results before the hook's first fit (default 64)")
     parser.add_argument("--jobs", type=int, default=1, help="replays in parallel (processes)")
-    parser.add_argument("--out", type=Path, default=Path("docs/results"))
+    parser.add_argument("--out", type=Path, default=Path("docs/results"),
+                        help="where online_hook.{md,json,png} go (default: docs/results)")
     args = parser.parse_args()
     for design in args.designs:
         metric = METRIC.get(design, "Offset_Voltage")
