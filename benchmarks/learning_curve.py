@@ -273,22 +273,43 @@ def plot(rows: list[dict], path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("designs", nargs="*", help="design folders under --runs (default: all)")
-    parser.add_argument("--runs", type=Path, default=Path("runs"),
-                        help="folder of refflow runs, one sub-folder per design (default: runs)")
-    parser.add_argument("--seeds", type=int, default=5,
-                        help="training-subset seeds per budget (the spread shown; default 5)")
-    parser.add_argument("--budgets", type=int, nargs="*", default=list(BUDGETS),
-                        help=f"label budgets (default: {' '.join(map(str, BUDGETS))})")
+    parser.add_argument(
+        "--runs",
+        type=Path,
+        default=Path("runs"),
+        help="folder of refflow runs, one sub-folder per design (default: runs)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=5,
+        help="training-subset seeds per budget (the spread shown; default 5)",
+    )
+    parser.add_argument(
+        "--budgets",
+        type=int,
+        nargs="*",
+        default=list(BUDGETS),
+        help=f"label budgets (default: {' '.join(map(str, BUDGETS))})",
+    )
     parser.add_argument(
         "--no-all",
         action="store_true",
         help="only the --budgets, not also every layout outside the test set",
     )
     parser.add_argument("--quick", action="store_true", help="3 seeds (2 CPU cores, minutes)")
-    parser.add_argument("--out", type=Path, default=Path("docs/results"),
-                        help="where learning_curve.{md,json,png} go (default: docs/results)")
-    parser.add_argument("--cache", type=Path, default=Path("runs/.geometry"),
-                        help="geometry rows cached per design (default: runs/.geometry)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("docs/results"),
+        help="where learning_curve.{md,json,png} go (default: docs/results)",
+    )
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("runs/.geometry"),
+        help="geometry rows cached per design (default: runs/.geometry)",
+    )
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (or Dask workers)")
     parser.add_argument("--cnn-data", type=Path, default=None,
                         help="folder of <design>.h5 data sets (dataset build of the same runs): "
@@ -296,10 +317,19 @@ def main() -> None:
     parser.add_argument("--no-transfer", action="store_true",
                         help="leave out the role-vector transfer rows (pretrained on the other "
                         "designs given)")  # fmt: skip
-    parser.add_argument("--cnn-budgets", type=int, nargs="*", default=[0, 16, 64, 200, 800],
-                        help="budgets of the CNN rows (default: 0 16 64 200 800)")
-    parser.add_argument("--cnn-seeds", type=int, default=1,
-                        help="seeds of the CNN rows (a fine-tune each; default 1)")
+    parser.add_argument(
+        "--cnn-budgets",
+        type=int,
+        nargs="*",
+        default=[0, 16, 64, 200, 800],
+        help="budgets of the CNN rows (default: 0 16 64 200 800)",
+    )
+    parser.add_argument(
+        "--cnn-seeds",
+        type=int,
+        default=1,
+        help="seeds of the CNN rows (a fine-tune each; default 1)",
+    )
     parser.add_argument("--scheduler", default=None,
                         help="Dask scheduler address, or 'local' for a LocalCluster of --jobs "
                         "workers (pip install 'magical-prune[cluster]')")  # fmt: skip

@@ -94,6 +94,7 @@ class FlowOptions:
     freeze: str | None = None
     finetune_epochs: int | None = None
     max_good_pruned: float | None = 0.5
+    min_prune_share: float = 0.0
     sim_group: int = 8
     out: Path | None = None
     log: Path | None = None
@@ -107,6 +108,8 @@ class FlowOptions:
             raise MagicalPruneError(f"--holdout must be in [0, 1], got {self.holdout}")
         if self.jobs < 1 or self.sim_group < 1:
             raise MagicalPruneError("--jobs and --sim-group must be at least 1")
+        if self.min_prune_share and self.learner != "geometry":
+            raise MagicalPruneError("--min-prune-share needs --learner geometry")
 
 
 @dataclass
@@ -449,7 +452,7 @@ def _geometry_hook(options: FlowOptions, metric: str) -> Any:
         metric=metric, target_for=0.10 if options.target_for is None else options.target_for,
         worst_percent=WORST_PERCENT, min_results=max(8, options.min_results),
         explore=options.explore, max_good_pruned=options.max_good_pruned or 1.0,
-        seed=options.seed,
+        min_prune_share=options.min_prune_share, seed=options.seed,
     ))  # fmt: skip
 
 
@@ -682,6 +685,14 @@ def report(result: FlowResult) -> str:
     show_default=True,
     help="A recalibration that would prune more than this share of the good results "
     "prunes nothing instead (the model does not know the design yet); 1 = no limit.",
+)
+@click.option(
+    "--min-prune-share",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="--learner geometry: once fitted, prune at least this share of the candidates "
+    "(the worst-scored), whatever --target-for asks; 0 = the target alone.",
 )
 @click.option(
     "--background",

@@ -20,6 +20,15 @@ they cost FOR; ``explore`` is 5%, which in replays gave a lower FOR and more pru
 (benchmarks/online_hook.py). A threshold that reaches the target FOR only by pruning more
 than ``max_good_pruned`` of the good candidates prunes nothing instead. Any error keeps the
 candidate (fails open) and says why.
+
+``min_prune_share`` (off by default) makes the hook prune at least that share of candidates
+once it has fitted: the threshold is then the lower of the FOR-calibrated one and the score
+the worst-scored share of the recent candidates (the last :data:`RECENT_CANDIDATES` decided,
+pruned ones included) reaches under the latest fit. A FOR calibration on a few hundred
+results often finds no threshold and prunes nothing for a while, then prunes a lot; keeping a
+share pruned throughout spends the same pruning more evenly, and in replays it met the
+issue's target (>= 25% pruned at FOR <= 10%) on more runs (docs/model.md). It is also the
+knob for a simulation budget ("simulate at most 75% of the candidates").
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ import json
 import math
 import os
 import zipfile
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,7 +52,10 @@ from magical_prune.geomodel import DesignColumns, GeometryScorer, scorer_of
 from magical_prune.hook import Decision
 from magical_prune.placement import Placement
 
-__all__ = ["GeometryHook", "GeometryHookConfig"]
+__all__ = ["RECENT_CANDIDATES", "GeometryHook", "GeometryHookConfig"]
+
+#: candidates whose scores under each new fit set the ``min_prune_share`` threshold
+RECENT_CANDIDATES = 4096
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,8 @@ class GeometryHookConfig:
         refit_growth: refit once the number of results has grown by this factor.
         explore: share of would-be-pruned candidates kept for an unbiased calibration.
         max_good_pruned: prune nothing when the target needs more good candidates pruned.
+        min_prune_share: once fitted, prune at least this share of the candidates (the
+            worst-scored), whatever the target asks; 0 = the target alone.
         seed: seed of the exploration draws and the learner.
     """
 
@@ -68,6 +83,7 @@ class GeometryHookConfig:
     refit_growth: float = 1.25
     explore: float = 0.05
     max_good_pruned: float = 0.5
+    min_prune_share: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -75,6 +91,10 @@ class GeometryHookConfig:
             raise MagicalPruneError(f"explore must be in (0, 1], got {self.explore}")
         if self.min_results < 8:
             raise MagicalPruneError(f"min_results must be at least 8, got {self.min_results}")
+        if not 0.0 <= self.min_prune_share < 1.0:
+            raise MagicalPruneError(
+                f"min_prune_share must be in [0, 1), got {self.min_prune_share}"
+            )
 
 
 @dataclass
@@ -99,6 +119,9 @@ class GeometryHook:
     _fitted_at: int = 0
     _columns: DesignColumns | None = field(default=None, repr=False)
     _fit_labels: np.ndarray | None = field(default=None, repr=False)  # of the last fit
+    _recent: deque[GeometryVectors] = field(
+        default_factory=lambda: deque(maxlen=RECENT_CANDIDATES), repr=False
+    )
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.config.seed)
@@ -113,13 +136,16 @@ class GeometryHook:
 
     def _decide(self, placement: Placement) -> Decision:
         self.decisions += 1
+        vectors = geometry_vectors(placement)
+        if self.config.min_prune_share > 0.0:
+            self._recent.append(vectors)
         if self.learner is None:
             self._pending[id(placement)] = 1.0
             n = len(self._results)
             return Decision(
                 False, math.nan, f"kept: learning ({n} of {self.config.min_results} results)"
             )
-        score = float(self.learner.score_placements([placement])[0])
+        score = float(self.learner.scores(stack_vectors([vectors]))[0])
         if score < self.threshold:
             self._pending[id(placement)] = 1.0
             return Decision(
@@ -172,6 +198,10 @@ class GeometryHook:
         self.threshold = (
             calibration.threshold if calibration.feasible and not too_costly else math.inf
         )
+        share = self.config.min_prune_share
+        if share > 0.0 and self._recent:
+            recent = learner.scores(stack_vectors(list(self._recent)))
+            self.threshold = min(self.threshold, float(np.quantile(recent, 1.0 - share)))
         self.learner = learner
         self.fits += 1
         self._fitted_at = len(self._results)
@@ -211,8 +241,8 @@ class GeometryHook:
 
     def save(self, folder: str | os.PathLike[str]) -> None:
         """Write ``state.json`` (settings, counters, the last fit's choice), ``results.npz``
-        (every collected result, so :meth:`resume` can go on) and, once fitted, ``model.pt``
-        (:meth:`model`)."""
+        (every collected result, so :meth:`resume` can go on), ``candidates.npz`` (the recent
+        candidates, with ``min_prune_share``) and, once fitted, ``model.pt`` (:meth:`model`)."""
         path = Path(folder)
         path.mkdir(parents=True, exist_ok=True)
         columns = None if self._columns is None else asdict(self._columns)
@@ -222,12 +252,11 @@ class GeometryHook:
                  "cv": None if self.learner is None else self.learner.cv,
                  "columns": columns}  # fmt: skip
         if self._results:
-            np.savez(path / "results.npz", layout=np.stack([r.vectors.layout for r in self._results]),
-                     pairs=np.stack([r.vectors.pairs for r in self._results]),
-                     heat=np.stack([r.vectors.heat for r in self._results]),
-                     roles=np.stack([r.vectors.roles for r in self._results]),
+            np.savez(path / "results.npz", **_vector_arrays([r.vectors for r in self._results]),
                      value=[r.value for r in self._results],
                      weight=[r.weight for r in self._results])  # fmt: skip
+        if self._recent:
+            np.savez(path / "candidates.npz", **_vector_arrays(list(self._recent)))
         model = self.model()
         if model is not None:
             model.save(path / "model.pt")
@@ -252,6 +281,9 @@ class GeometryHook:
                 hook._columns = DesignColumns(c["digest"], tuple(c["widths"]), tuple(c["devices"]))
             if (path / "results.npz").exists():
                 hook._results = _read_results(path / "results.npz")
+            if (path / "candidates.npz").exists() and hook.config.min_prune_share > 0.0:
+                with np.load(path / "candidates.npz") as z:
+                    hook._recent.extend(_read_vectors(z))
         except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
             raise MagicalPruneError(f"damaged geometry hook state ({type(err).__name__}: {err})",
                                     path) from None  # fmt: skip
@@ -260,14 +292,25 @@ class GeometryHook:
         return hook
 
 
+_PARTS = ("layout", "pairs", "heat", "roles")
+
+
+def _vector_arrays(vectors: list[GeometryVectors]) -> dict[str, np.ndarray]:
+    return {k: np.stack([getattr(v, k) for v in vectors]) for k in _PARTS}
+
+
+def _read_vectors(z: Mapping[str, np.ndarray]) -> list[GeometryVectors]:
+    if "roles" not in z:
+        raise ValueError("saved before geometry rows had a role vector; start a new folder")
+    parts = [z[k] for k in _PARTS]
+    return [GeometryVectors(*(p[i] for p in parts)) for i in range(len(parts[0]))]
+
+
 def _read_results(path: Path) -> list[_Result]:
     with np.load(path) as z:
-        if "roles" not in z:
-            raise ValueError("saved before geometry rows had a role vector; start a new folder")
-        n = len(z["value"])
-        parts = [z[k] for k in ("layout", "pairs", "heat", "roles")]
-        return [_Result(GeometryVectors(*(p[i] for p in parts)), float(z["value"][i]),
-                        float(z["weight"][i])) for i in range(n)]  # fmt: skip
+        vectors = _read_vectors(z)
+        return [_Result(v, float(z["value"][i]), float(z["weight"][i]))
+                for i, v in enumerate(vectors)]  # fmt: skip
 
 
 def _counted_weights(weights: np.ndarray, pruned: int) -> np.ndarray:

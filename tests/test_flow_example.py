@@ -173,6 +173,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny):
     assert (tmp_path / "ota4" / "keep.txt").read_text() == "mine"
     result = runner.invoke(flow.main, ["--model", str(tiny.model), "--max-good-pruned", "1.5"])
     assert result.exit_code == 2 and "--max-good-pruned" in result.stderr
+    result = runner.invoke(flow.main, ["--model", str(tiny.model), "--min-prune-share", "0.25"])
+    assert result.exit_code == 2 and "--learner geometry" in result.stderr
 
 
 def test_help_names_the_options():
@@ -220,3 +222,4 @@ def test_geometry_learner_learns_from_the_flow_alone(tmp_path):
     assert s["hook"]["pruned_before_first_finetune"] == 0
     state = json.loads((tmp_path / "run" / "ota4" / "hook_state" / "state.json").read_text())
     assert state["chosen"].startswith("ridge-")  # too few labels for trees
+    assert state["config"]["min_prune_share"] == 0.0

@@ -65,6 +65,34 @@ def test_config_is_checked():
         GeometryHookConfig(explore=0.0)
     with pytest.raises(MagicalPruneError):
         GeometryHookConfig(min_results=2)
+    for share in (-0.1, 1.0):
+        with pytest.raises(MagicalPruneError, match="min_prune_share"):
+            GeometryHookConfig(min_prune_share=share)
+
+
+def _run(hook, placements):
+    pruned = []
+    for placement in placements:
+        decision = hook(placement)
+        pruned.append(decision.prune)
+        if not decision.prune:
+            hook.update(placement, placement.performance)
+    return np.array(pruned)
+
+
+def test_min_prune_share_prunes_at_least_that_share(tiny_placements):
+    # a FOR target every candidate already meets: the calibration alone prunes nothing
+    alone = GeometryHook(GeometryHookConfig(min_results=32, target_for=0.9, seed=1))
+    assert not _run(alone, tiny_placements).any()
+    shared = GeometryHook(GeometryHookConfig(min_results=32, target_for=0.9, seed=1,
+                                             min_prune_share=0.3))  # fmt: skip
+    pruned = _run(shared, tiny_placements)
+    assert not pruned[:32].any()  # still keeps everything while learning
+    # the worst-scored 30% of the recent candidates under each fit, less the explored 5%
+    assert 0.2 < pruned[32:].mean() < 0.4
+    offsets = np.array([p.performance["Offset_Voltage"] for p in tiny_placements])
+    bad = offsets > np.quantile(offsets, 0.75)
+    assert bad[32:][pruned[32:]].mean() > bad.mean()  # the pruned ones are the worse ones
 
 
 def test_save_resume_and_the_model_file(tiny_placements, tmp_path):
@@ -92,6 +120,18 @@ def test_save_resume_and_the_model_file(tiny_placements, tmp_path):
     raw = hook.learner.score_placements(later)
     # the file's probability threshold makes the hook's decisions on its raw scores
     assert np.array_equal(model.decide(model.score(later)), raw >= hook.threshold)
+
+
+def test_save_resume_keeps_the_recent_candidates(tiny_placements, tmp_path):
+    config = GeometryHookConfig(min_results=32, seed=1, min_prune_share=0.25)
+    hook = GeometryHook(config)
+    _run(hook, tiny_placements[:100])
+    hook.save(tmp_path / "state")
+    assert (tmp_path / "state" / "candidates.npz").exists()
+    again = GeometryHook.resume(tmp_path / "state")
+    assert len(again._recent) == len(hook._recent) == 100
+    hook.refit()  # the last fit on every result, as resume fits
+    assert again.threshold == hook.threshold
 
 
 def test_resume_of_a_damaged_state_is_one_error(tmp_path):
