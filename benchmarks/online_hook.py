@@ -223,6 +223,8 @@ def write_markdown(summary: dict, args: argparse.Namespace, path: Path) -> None:
     every = [r for runs in summary.values() for r in runs]
     for share, t in itertools.product(args.min_prune_share, args.target_for):
         rs = [r for r in every if r["target_for"] == t and r.get("min_prune_share", 0.0) == share]
+        if not rs:
+            continue
         met = sum(r["prune_rate_after_warmup"] >= 0.25 and (r["for_after_warmup"] or 1) <= 0.10
                   for r in rs)  # fmt: skip
         lines.append(
