@@ -113,6 +113,7 @@ class GeometryHook:
     threshold: float = math.inf
     decisions: int = 0
     pruned: int = 0
+    explored: int = 0
     fits: int = 0
     _results: list[_Result] = field(default_factory=list, repr=False)
     _pending: dict[int, float] = field(default_factory=dict, repr=False)
@@ -153,10 +154,12 @@ class GeometryHook:
             )
         if self._rng.random() < self.config.explore:
             self._pending[id(placement)] = 1.0 / self.config.explore
+            self.explored += 1
             return Decision(
                 False,
                 score,
-                f"kept to explore: score {score:.4g} >= threshold {self.threshold:.4g}",
+                "explore: kept to sample the pruned region "
+                f"(score {score:.4g} >= threshold {self.threshold:.4g})",
                 self.threshold,
             )
         self.pruned += 1
@@ -223,7 +226,8 @@ class GeometryHook:
     @property
     def counters(self) -> dict[str, int]:
         return {"decisions": self.decisions, "pruned": self.pruned,
-                "kept": self.decisions - self.pruned, "results": self.results,
+                "kept": self.decisions - self.pruned, "explored": self.explored,
+                "results": self.results,
                 "finetunes": self.fits, "finetune_failures": 0}  # fmt: skip
 
     def wait(self) -> None:
@@ -276,6 +280,7 @@ class GeometryHook:
             hook = cls(GeometryHookConfig(**{**state["config"], **changes}))
             counters = state["counters"]
             hook.decisions, hook.pruned = int(counters["decisions"]), int(counters["pruned"])
+            hook.explored = int(counters.get("explored", 0))  # states saved before it was counted
             if state.get("columns"):
                 c = state["columns"]
                 hook._columns = DesignColumns(c["digest"], tuple(c["widths"]), tuple(c["devices"]))

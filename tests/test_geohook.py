@@ -36,6 +36,9 @@ def test_keeps_while_learning_then_prunes_the_bad(tiny_placements):
     kept = later[~pruned[later]]
     assert bad[kept].mean() < bad.mean()  # and what it keeps is better than random
     assert all(math.isfinite(d.score) for d in decisions[32:])
+    # explored candidates say so as the CNN hook's do (the flow counts them by the reason)
+    explored = sum(d.reason.startswith("explore:") for d in decisions)
+    assert explored == hook.counters["explored"] > 0
     # every candidate was fed back or pruned: the weighted results stand for all of them
     drawn = np.array([r.weight for r in hook._results])
     assert (drawn > 1).any() and hook.pruned > 0
@@ -111,7 +114,8 @@ def test_save_resume_and_the_model_file(tiny_placements, tmp_path):
     }
     again = GeometryHook.resume(tmp_path / "state")
     assert again.results == hook.results and again.threshold == hook.threshold
-    assert again.counters["decisions"] == hook.counters["decisions"]
+    counted = ("decisions", "pruned", "kept", "explored", "results")
+    assert [again.counters[k] for k in counted] == [hook.counters[k] for k in counted]
     later = tiny_placements[100:]
     assert np.array_equal(
         again.learner.score_placements(later), hook.learner.score_placements(later)
