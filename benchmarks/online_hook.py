@@ -73,7 +73,7 @@ def replay(placements: list, metric: str, order: np.ndarray, config: GeometryHoo
 
 
 def _setting(run: dict) -> str:
-    share = run.get("min_prune_share", 0.0)
+    share = run["min_prune_share"]
     return f"target FOR {100 * run['target_for']:.0f}%" + (
         f", min. prune {100 * share:.0f}%" if share else ""
     )
@@ -211,7 +211,7 @@ def write_markdown(summary: dict, args: argparse.Namespace, path: Path) -> None:
         for r in runs:
             lines.append(
                 f"| {design} | {r['order']} | {100 * r['target_for']:.0f} | "
-                f"{100 * r.get('min_prune_share', 0.0):.0f} | {r['candidates']} | "
+                f"{100 * r['min_prune_share']:.0f} | {r['candidates']} | "
                 f"{r['simulations_saved']} | {r['good_lost']} | "
                 f"{100 * r['prune_rate_after_warmup']:.1f} | "
                 f"{100 * (r['for_after_warmup'] or 0):.1f} | {100 * r['for_random']:.1f} | "
@@ -222,7 +222,7 @@ def write_markdown(summary: dict, args: argparse.Namespace, path: Path) -> None:
               "warm-up % | runs with >= 25% pruned at FOR <= 10% |", "|---|---|---|---|---|"]  # fmt: skip
     every = [r for runs in summary.values() for r in runs]
     for share, t in itertools.product(args.min_prune_share, args.target_for):
-        rs = [r for r in every if r["target_for"] == t and r.get("min_prune_share", 0.0) == share]
+        rs = [r for r in every if r["target_for"] == t and r["min_prune_share"] == share]
         if not rs:
             continue
         met = sum(r["prune_rate_after_warmup"] >= 0.25 and (r["for_after_warmup"] or 1) <= 0.10

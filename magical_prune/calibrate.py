@@ -27,7 +27,14 @@ import numpy as np
 
 from magical_prune.errors import MagicalPruneError
 
-__all__ = ["NO_PRUNE", "Calibration", "calibrate_threshold", "check_threshold", "for_curve"]
+__all__ = [
+    "NO_PRUNE",
+    "Calibration",
+    "calibrate_threshold",
+    "check_threshold",
+    "explored_weight",
+    "for_curve",
+]
 
 #: a threshold above every probability: nothing is pruned
 NO_PRUNE = math.nextafter(1.0, math.inf)
@@ -42,6 +49,14 @@ def check_threshold(value: float, where: str | None = None) -> float:
     if not math.isfinite(t) or t < 0:
         raise MagicalPruneError(f"threshold must be a finite number >= 0, got {value!r}", where)
     return t
+
+
+def explored_weight(pruned: int, explored: int) -> float:
+    """What one explored result stands for in the weights of :func:`for_curve`: the
+    candidates decided at or above the threshold (``pruned + explored``) over those explored,
+    as counted. Both hooks weight their explored results so, not by the nominal
+    ``1 / explore``, whose draws' binomial noise would move the worst-quarter cut."""
+    return (pruned + explored) / explored
 
 
 # -- threshold calibration ------------------------------------------------------------------

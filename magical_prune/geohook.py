@@ -44,7 +44,7 @@ from pathlib import Path
 
 import numpy as np
 
-from magical_prune.calibrate import calibrate_threshold
+from magical_prune.calibrate import calibrate_threshold, explored_weight
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geolearn import GeometryLearner, LearnerConfig, stack_vectors
 from magical_prune.geometry import GeometryVectors, geometry_vectors
@@ -323,7 +323,7 @@ def _counted_weights(weights: np.ndarray, pruned: int) -> np.ndarray:
     explored = weights > 1.0
     if not explored.any():
         return weights
-    return np.where(explored, (pruned + explored.sum()) / explored.sum(), weights)
+    return np.where(explored, explored_weight(pruned, int(explored.sum())), weights)
 
 
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:

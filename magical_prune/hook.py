@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from magical_prune.adapters.magical import load_placement
+from magical_prune.calibrate import explored_weight
 from magical_prune.card import ModelCard
 from magical_prune.errors import MagicalPruneError
 from magical_prune.features import FeatureStack
@@ -290,7 +291,7 @@ class PruneHook:
             pruned, explored = self.counters["pruned"], self.counters["explored"]
         goal = Goal(self.metric, self.worst_percent, self.target_for, self._threshold,
                     self.config.recalibrate and not self._fixed_threshold, self.version,
-                    (pruned + explored) / explored if explored else None)  # fmt: skip
+                    explored_weight(pruned, explored) if explored else None)  # fmt: skip
         out = refit(parent, results, self.config, goal)
         with self._lock:
             self.predictor = out.predictor

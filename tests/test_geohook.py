@@ -102,9 +102,7 @@ def test_save_resume_and_the_model_file(tiny_placements, tmp_path):
     from magical_prune.predict import load_scorer
 
     hook = GeometryHook(GeometryHookConfig(min_results=32, target_for=0.15, seed=1))
-    for placement in tiny_placements[:100]:
-        if not hook(placement).prune:
-            hook.update(placement, placement.performance)
+    _run(hook, tiny_placements[:100])
     hook.refit()  # the last fit on every result, as resume fits
     hook.save(tmp_path / "state")
     assert {p.name for p in (tmp_path / "state").iterdir()} == {
