@@ -198,9 +198,10 @@ class GeometryHook:
         self._fit_labels = bad
         calibration = calibrate_threshold(learner.oof_scores, bad, self.config.target_for, weights)
         too_costly = (calibration.good_pruned or 0.0) > self.config.max_good_pruned
-        self.threshold = (
-            calibration.threshold if calibration.feasible and not too_costly else math.inf
-        )
+        # pruning nothing is an infinite threshold: the calibration's own (just above 1) is
+        # for probabilities, and the learner's scores (a blend's are standardised) can pass 1
+        prunes = calibration.feasible and calibration.prune_rate > 0 and not too_costly
+        self.threshold = calibration.threshold if prunes else math.inf
         share = self.config.min_prune_share
         if share > 0.0 and self._recent:
             recent = learner.scores(stack_vectors(list(self._recent)))

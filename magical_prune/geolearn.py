@@ -23,10 +23,11 @@ fitted to the badness: the magnitudes |x| carry what a metric like CMRR depends 
 ``ridge-physics`` prediction; from 64 labels) and ``trees`` (trees on the layout vector
 fitted to the badness, the baseline's recipe; from 64 labels). :meth:`GeometryLearner.fit`
 scores each by K-fold cross-validation (Spearman correlation of out-of-fold score and
-badness) and refits the best on all labels, keeping :data:`FEW_LABELS` (the role ridge for
-signed metrics, the layout ridge otherwise) unless the best leads it by more than
-:func:`preference_margin`; under :data:`CV_MIN_LABELS` labels it takes :data:`FEW_LABELS`
-without cross-validating.
+badness), refits on all labels every candidate whose correlation is within
+:func:`preference_margin` of the best, and averages their standardised scores (one
+candidate when the best leads by more; see :class:`Blend`); under :data:`CV_MIN_LABELS`
+labels it takes :data:`FEW_LABELS` (the role ridge for signed metrics, the layout ridge
+otherwise) without cross-validating.
 Its out-of-fold scores are kept for threshold calibration. Deterministic for a given seed.
 """
 
@@ -35,33 +36,40 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from magical_prune.errors import MagicalPruneError
-from magical_prune.geoarrays import LinearModel, TreeTable
-from magical_prune.geometry import GeometryVectors, geometry_vectors
+from magical_prune.geocandidates import (
+    BLEND_SEPARATOR,
+    CANDIDATES,
+    Blend,
+    Candidate,
+    Tables,
+    fold_count,
+    kfold,
+    stack_vectors,
+    unscaled_ridge,
+)
+from magical_prune.geometry import geometry_vectors
 from magical_prune.labels import get_metric
 from magical_prune.placement import Placement
-
-if TYPE_CHECKING:
-    from sklearn.ensemble import HistGradientBoostingRegressor
 
 # scipy and sklearn are imported where a model is fitted: scoring a saved model needs numpy
 # only, and `magical-prune score` starts ~2 s faster without them.
 
 __all__ = [
+    "BLEND_SEPARATOR",
     "CANDIDATES",
+    "Blend",
     "GeometryLearner",
     "LearnerConfig",
+    "Tables",
     "preference_margin",
     "stack_vectors",
     "unscaled_ridge",
 ]
 
-#: Fewest labels for the tree candidates (sklearn's trees need ~20 per leaf to split).
-TREE_MIN_LABELS = 64
 #: Fewest labels for choosing by cross-validation; below, :data:`FEW_LABELS` is taken: with
 #: 3 labels per fold the choice is noise, and on the reference designs at 16 labels it cost
 #: up to 2 points of FOR against the role ridge alone.
@@ -75,12 +83,10 @@ FEW_LABELS = {True: "ridge-roles", False: "ridge-layout"}
 
 
 def preference_margin(labels: int) -> float:
-    """How much higher another candidate's cross-validated Spearman must be for it to be
-    taken over :data:`FEW_LABELS`: about one standard error of a rank correlation from
-    ``labels`` layouts (1 / sqrt(n)), so a lead that is noise does not swap the simple model
-    for a flexible one. On the reference designs (5 seeds each) this took ota3 at 64 labels
-    from FOR 13.4% to 10.7% and ota4 from 12.5% to 11.7%, and cost ota2 at 64 labels 0.5
-    points and ota4 at 200-800 0.1 (docs/model.md)."""
+    """How far below the best cross-validated Spearman a candidate may be and still count as
+    tied with it: about one standard error of a rank correlation from ``labels`` layouts
+    (1 / sqrt(n)). Tied candidates are averaged (:class:`Blend`) rather than one picked on a
+    lead that is noise (docs/model.md, "Averaging the tied candidates")."""
     return 1.0 / float(np.sqrt(max(labels, 1)))
 
 
@@ -103,196 +109,14 @@ class LearnerConfig:
     seed: int = 0
 
 
-#: How much more the ridge-roles candidate weights the role vector than the per-pair columns
-#: (unscaled ridge: a column's weight is what its coefficient costs). 10 for signed metrics,
-#: 1 for the others: measured on the reference designs (offsets at 16 labels: 10 beats 1 by
-#: 1.5-2.9 points of FOR; CMRR: 1 beats 10 by 2.2).
-ROLE_WEIGHT = {True: 10.0, False: 1.0}
-
-
-@dataclass(frozen=True)
-class Tables:
-    """Stacked vectors of many layouts of one design (``roles`` None in data sets built
-    before the role vector existed: the ridge-roles candidate is then skipped)."""
-
-    layout: np.ndarray
-    pairs: np.ndarray
-    heat: np.ndarray
-    roles: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.layout)
-
-    def take(self, rows: np.ndarray) -> Tables:
-        roles = None if self.roles is None else self.roles[rows]
-        return Tables(self.layout[rows], self.pairs[rows], self.heat[rows], roles)
-
-    def role_inputs(self, signed: bool) -> np.ndarray:
-        """The role vector (weighted) beside the physics columns; with their magnitudes too
-        for unsigned metrics (a CMRR falls with the size of a mismatch, not its sign)."""
-        if self.roles is None:
-            raise MagicalPruneError(
-                "these geometry rows have no role vector (rebuild the data set)"
-            )
-        x = np.column_stack([ROLE_WEIGHT[signed] * self.roles, self.physics])
-        return x if signed else np.column_stack([x, np.abs(x)])
-
-    @property
-    def physics(self) -> np.ndarray:
-        """Pair separations (the first entries of the pair vector) and heat asymmetry."""
-        return np.column_stack([self.pairs[:, : self.heat.shape[1]], self.heat])
-
-
-def stack_vectors(vectors: Sequence[GeometryVectors]) -> Tables:
-    """Stack the vectors of layouts of one design; they must line up."""
-    if not vectors:
-        raise MagicalPruneError("no layouts to learn from")
-    try:
-        return Tables(
-            *(
-                np.stack([getattr(v, k) for v in vectors])
-                for k in ("layout", "pairs", "heat", "roles")
-            )  # fmt: skip
-        )
-    except ValueError:
-        raise MagicalPruneError(
-            "the layouts' geometric vectors differ in length: they are not of one design"
-        ) from None
-
-
-def _ridge() -> object:
-    from sklearn.linear_model import RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    return make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 4, 15)))
-
-
-def unscaled_ridge() -> object:
-    """The ridge-roles candidate's model (also what benchmarks fit on its inputs)."""
-    from sklearn.linear_model import RidgeCV
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    # centred, not scaled: every column is in µm, and the penalty should treat a µm alike
-    return make_pipeline(StandardScaler(with_std=False), RidgeCV(alphas=np.logspace(-4, 4, 17)))
-
-
-def _trees(n: int, seed: int) -> HistGradientBoostingRegressor:
-    from sklearn.ensemble import HistGradientBoostingRegressor
-
-    # No early stopping: sklearn turns it on above 10,000 rows and measures progress against
-    # an absolute tolerance (1e-7) on the squared loss, which offsets in volts (~1e-5, losses
-    # ~1e-10) never beat: it stopped after 10 of 200 trees and doubled the FOR at 12,800 labels.
-    return HistGradientBoostingRegressor(
-        max_iter=200, learning_rate=0.05, min_samples_leaf=max(5, min(20, n // 20)),
-        early_stopping=False, random_state=seed,
-    )  # fmt: skip
-
-
-def _kfold(folds: int, seed: int) -> Any:
-    from sklearn.model_selection import KFold
-
-    return KFold(folds, shuffle=True, random_state=seed)
-
-
-def _folds(n: int, wanted: int) -> int:
-    """Fewer folds with many labels: each fold then still has hundreds, and trees cost."""
-    return max(2, min(wanted, n // 8, 3 if n >= 400 else wanted))
-
-
-class _Fitted:
-    """One candidate fitted on one training set: ``scores(tables)``, higher = worse.
-
-    Ridge fits are kept as :class:`~magical_prune.geoarrays.LinearModel` (four arrays): the
-    same numbers as sklearn's pipeline, without its ~3 ms of input checks per call, which
-    the hook pays on every candidate."""
-
-    def __init__(self, name: str, t: Tables, target: np.ndarray, signed: bool, seed: int,
-                 badness: np.ndarray, folds: int) -> None:  # fmt: skip
-        self.name, self.signed = name, signed
-        if name == "ridge-roles":
-            self.model = LinearModel.of(unscaled_ridge().fit(t.role_inputs(signed), target))
-        elif name == "ridge-physics":
-            self.model = LinearModel.of(_ridge().fit(t.physics, target))
-        elif name == "ridge-pairs":
-            self.model = LinearModel.of(_ridge().fit(np.column_stack([t.pairs, t.heat]), target))
-        elif name == "ridge-layout":
-            self.model = LinearModel.of(_ridge().fit(t.layout, badness))
-        elif name == "trees":
-            self.model = TreeTable(_trees(len(t), seed).fit(t.layout, badness))
-        elif name == "trees-physics":
-            self.ridge = LinearModel.of(_ridge().fit(t.physics, target))
-            oof = np.zeros(len(t))
-            kfold = _kfold(_folds(len(t), folds), seed)
-            for train, held in kfold.split(t.layout):
-                oof[held] = _ridge().fit(t.physics[train], target[train]).predict(t.physics[held])
-            self.model = TreeTable(_trees(len(t), seed).fit(self._inputs(t, oof), target))
-        else:
-            raise MagicalPruneError(f"unknown candidate {name!r}; known: {', '.join(CANDIDATES)}")
-
-    def state(self) -> dict[str, np.ndarray]:
-        """The fitted candidate as named arrays (a model file's weights)."""
-        if isinstance(self.model, TreeTable):
-            out = {f"trees.{k}": v for k, v in self.model.state().items()}
-        else:
-            out = LinearModel.of(self.model).state("ridge")
-        if hasattr(self, "ridge"):
-            out.update(LinearModel.of(self.ridge).state("physics"))
-        return out
-
-    @classmethod
-    def restore(cls, name: str, signed: bool, state: dict[str, np.ndarray]) -> _Fitted:
-        """A candidate rebuilt from :meth:`state` (no sklearn objects needed)."""
-        if name not in CANDIDATES:
-            raise MagicalPruneError(f"unknown candidate {name!r}; known: {', '.join(CANDIDATES)}")
-        fitted = cls.__new__(cls)
-        fitted.name, fitted.signed = name, signed
-        if name.startswith("trees"):
-            trees = {k[len("trees.") :]: v for k, v in state.items() if k.startswith("trees.")}
-            fitted.model = TreeTable.from_state(trees)
-        else:
-            fitted.model = LinearModel.from_state(state, "ridge")
-        if name == "trees-physics":
-            fitted.ridge = LinearModel.from_state(state, "physics")
-        return fitted
-
-    @staticmethod
-    def _inputs(t: Tables, ridge: np.ndarray) -> np.ndarray:
-        return np.column_stack([t.layout, t.pairs, t.heat, ridge])
-
-    def scores(self, t: Tables) -> np.ndarray:
-        if self.name == "ridge-roles":
-            raw = self.model.predict(t.role_inputs(self.signed))
-        elif self.name == "ridge-physics":
-            raw = self.model.predict(t.physics)
-        elif self.name == "ridge-pairs":
-            raw = self.model.predict(np.column_stack([t.pairs, t.heat]))
-        elif self.name in ("trees", "ridge-layout"):
-            return self.model.predict(t.layout)
-        else:
-            raw = self.model.predict(self._inputs(t, self.ridge.predict(t.physics)))
-        return np.abs(raw) if self.signed else raw
-
-
-CANDIDATES: dict[str, int] = {
-    "ridge-roles": 2,
-    "ridge-physics": 2,
-    "ridge-pairs": 2,
-    "ridge-layout": 2,
-    "trees-physics": TREE_MIN_LABELS,
-    "trees": TREE_MIN_LABELS,
-}  # name -> fewest labels
-
-
 @dataclass
 class GeometryLearner:
     """Fit on labelled layouts of one design; score new layouts of it (higher = worse).
 
     Attributes (after :meth:`fit`):
-        chosen: the candidate picked by cross-validation.
+        chosen: the candidate kept, or the candidates averaged joined by ``+``.
         cv: mean out-of-fold Spearman correlation per candidate tried.
-        oof_scores: the chosen candidate's out-of-fold scores of the training layouts.
+        oof_scores: the out-of-fold scores of the training layouts (of the blend if one).
         fit_seconds: wall time of the fit, cross-validation included.
     """
 
@@ -301,7 +125,7 @@ class GeometryLearner:
     cv: dict[str, float] = field(default_factory=dict)
     oof_scores: np.ndarray | None = None
     fit_seconds: float = 0.0
-    _model: _Fitted | None = field(default=None, repr=False)
+    _model: Candidate | Blend | None = field(default=None, repr=False)
 
     @property
     def signed(self) -> bool:
@@ -335,8 +159,8 @@ class GeometryLearner:
         preferred = FEW_LABELS[self.signed]
         if len(values) < CV_MIN_LABELS:
             usable = [preferred] if preferred in usable else usable[:1]
-        kfold = _kfold(_folds(len(values), self.config.folds), self.config.seed)
-        splits = list(kfold.split(values))
+        folds = kfold(fold_count(len(values), self.config.folds), self.config.seed)
+        splits = list(folds.split(values))
         oof: dict[str, np.ndarray] = {}
         for name in usable:
             oof[name] = np.zeros(len(values))
@@ -344,17 +168,23 @@ class GeometryLearner:
                 model = self._candidate(name, tables.take(train), target[train], badness[train])
                 oof[name][held] = model.scores(tables.take(held))
             self.cv[name] = _rank_correlation(oof[name], badness)
-        best = max(usable, key=lambda c: (self.cv[c], -usable.index(c)))
-        margin = preference_margin(len(values))
-        keep = preferred in usable and self.cv[best] - self.cv[preferred] <= margin
-        self.chosen = preferred if keep else best
-        self.oof_scores = oof[self.chosen]
-        self._model = self._candidate(self.chosen, tables, target, badness)
+        best = max(self.cv.values())
+        tied = [c for c in usable if self.cv[c] >= best - preference_margin(len(values))]
+        self.chosen = BLEND_SEPARATOR.join(tied)
+        fitted = [self._candidate(name, tables, target, badness) for name in tied]
+        if len(tied) == 1:
+            self.oof_scores, self._model = oof[tied[0]], fitted[0]
+        else:
+            scale = np.array([Blend.scale_of(oof[c]) for c in tied])
+            self.oof_scores = np.mean([(oof[c] - mu) / sd for c, (mu, sd) in zip(tied, scale)], 0)
+            self._model = Blend(fitted, scale)
         self.fit_seconds = time.perf_counter() - start
         return self
 
-    def _candidate(self, name: str, t: Tables, target: np.ndarray, badness: np.ndarray) -> _Fitted:
-        return _Fitted(name, t, target, self.signed, self.config.seed, badness, self.config.folds)
+    def _candidate(
+        self, name: str, t: Tables, target: np.ndarray, badness: np.ndarray
+    ) -> Candidate:
+        return Candidate(name, t, target, self.signed, self.config.seed, badness, self.config.folds)
 
     def scores(self, tables: Tables) -> np.ndarray:
         """Predicted badness of each layout (|predicted offset| for signed metrics)."""
@@ -374,7 +204,11 @@ class GeometryLearner:
     ) -> GeometryLearner:
         """A fitted learner from :meth:`state` (what a model file holds)."""
         learner = cls(config=config, chosen=chosen)
-        learner._model = _Fitted.restore(chosen, learner.signed, state)
+        names = chosen.split(BLEND_SEPARATOR)
+        if len(names) == 1:
+            learner._model = Candidate.restore(chosen, learner.signed, state)
+        else:
+            learner._model = Blend.restore(names, learner.signed, state)
         return learner
 
     # -- placements ---------------------------------------------------------------------

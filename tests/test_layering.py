@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("magical_prune.models", "magical_prune.dataset", "magical_prune.card"),
     ("magical_prune.checkpoint", "magical_prune.scorer"),
     ("magical_prune.predict", "magical_prune.training", "magical_prune.geolearn",
+     "magical_prune.geocandidates",
      "magical_prune.geomodel", "magical_prune.geotrain"),
     ("magical_prune.hook", "magical_prune.online", "magical_prune.hookstate",
      "magical_prune.geohook", "magical_prune.fewshot", "magical_prune.explain",

@@ -158,7 +158,9 @@ def _report_geometry(result: Any, out: Path, as_json: bool) -> None:
                    "threshold": card.threshold, "test_metrics": result.test_metrics,
                    "data": card.data.to_dict(), "label": card.label.to_dict()})  # fmt: skip
         return
-    click.echo(f"geometry learner: {geo.get('candidate')} chosen by cross-validation; "
+    names = str(geo.get("candidate")).split("+")
+    how = "chosen by" if len(names) == 1 else "averaged, tied under"
+    click.echo(f"geometry learner: {' + '.join(names)} {how} cross-validation; "
                f"threshold {card.threshold:.4f} (out of fold)")  # fmt: skip
     click.echo(f"test ({result.n_test} layouts): {format_metrics(result.test_metrics)}")
     click.echo(f"saved {out} (trained on {result.n_train} layouts of {card.design})")
