@@ -14,8 +14,15 @@ from magical_prune.checkpoint import read_model
 from magical_prune.dataset import open_dataset
 from magical_prune.errors import CheckpointError
 from magical_prune.geoexplain import explain_geometry
-from magical_prune.geometry import column_digest, flat_vector
-from magical_prune.geomodel import DesignColumns, GeometryScorer, fit_geometry, fit_rows
+from magical_prune.geolearn import GeometryLearner, LearnerConfig, stack_vectors
+from magical_prune.geometry import column_digest, flat_vector, geometry_vectors
+from magical_prune.geomodel import (
+    DesignColumns,
+    GeometryScorer,
+    fit_geometry,
+    fit_rows,
+    scorer_of,
+)
 from magical_prune.predict import calibrate_checkpoint, load_scorer
 from magical_prune.scorer import Scorer
 
@@ -59,6 +66,21 @@ def test_save_load_gives_the_same_scores(tmp_path, tiny_set, fitted):  # noqa: A
     assert np.array_equal(loaded.decide(loaded.score(held)), fitted.decide(fitted.score(held)))
     one = [loaded.score(p)[0] for p in held[:5]]  # alone or in a batch: the same score
     assert np.array_equal(one, loaded.score(held[:5]))
+
+
+def test_a_blend_of_candidates_saves_and_loads_with_the_same_scores(tmp_path, tiny_set):  # noqa: ANN001
+    placements, offsets = tiny_set
+    train = placements[:120]
+    config = LearnerConfig(candidates=("ridge-physics", "ridge-pairs"))
+    learner = GeometryLearner(config).fit(stack_vectors([geometry_vectors(p) for p in train]),
+                                          offsets[:120])  # fmt: skip
+    assert learner.chosen == "ridge-physics+ridge-pairs"  # tied: averaged
+    rows = np.stack([flat_vector(p) for p in train])
+    labels = (np.abs(offsets[:120]) > np.quantile(np.abs(offsets[:120]), 0.75)).astype(int)
+    scorer = scorer_of(learner, rows, labels, DesignColumns.of(train[0]))
+    loaded = GeometryScorer.load(scorer.save(tmp_path / "blend.pt"))
+    assert loaded.card.extra["geometry"]["candidate"] == learner.chosen
+    assert np.array_equal(loaded.score(placements[120:]), scorer.score(placements[120:]))
 
 
 def test_another_design_is_refused_not_scored(fitted):  # noqa: ANN001
