@@ -221,7 +221,7 @@ class Blend:
     spread of its own out-of-fold scores (so members on different scales, |volts| and
     badness, count alike). Averaging the candidates that cross-validation cannot tell
     apart removes the noise of picking one: on the reference designs it lowered FOR at 200
-    labels on every design, by up to 1.3 points (docs/model.md)."""
+    labels on every design, by 0.3-1.4 points (docs/model.md)."""
 
     def __init__(self, members: Sequence[Candidate], scale: np.ndarray) -> None:
         self.members = list(members)
