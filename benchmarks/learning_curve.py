@@ -18,8 +18,8 @@ fit time. Rows: random pruning, the two baselines a user would write in an after
 (ridge and gradient-boosted trees on :func:`magical_prune.geometry.layout_vector`, fitted
 to the metric's badness) and the product's default learner,
 :class:`magical_prune.geolearn.GeometryLearner` (signed targets, pair separations and heat
-asymmetry, the model chosen by cross-validation on the training labels; the report says
-which candidate it chose).
+asymmetry, the models weighed by cross-validation on the training labels, those it cannot
+tell apart averaged; the report says which candidates it kept).
 
 Writes ``docs/results/learning_curve.{md,json,png}`` (``--out``).
 """

@@ -1,4 +1,4 @@
-"""A learner on geometric vectors that picks its model by cross-validation on the user's labels.
+"""A learner on geometric vectors that weighs its models by cross-validation on the user's labels.
 
 Why not the image CNN on a new design: measured on the reference designs
 (``benchmarks/learning_curve.py``, docs/results/learning_curve.md), gradient-boosted trees

@@ -7,7 +7,7 @@ command that takes a model opens any family (:func:`magical_prune.predict.load_s
   trained from scratch or fine-tuned from another design's model (transfer).
 * ``geometry`` -- the geometry learner (:mod:`magical_prune.geolearn`): ridge (with weights
   shared per pair role, :mod:`magical_prune.pairroles`) and gradient-boosted trees on the
-  layout geometry, chosen by cross-validation on the labels;
+  layout geometry, weighed by cross-validation on the labels (ties averaged);
   one design per model, seconds to fit, and the better choice with a few hundred labels or
   fewer on the reference designs (docs/results/learning_curve.md).
 """
@@ -51,7 +51,7 @@ LEARNERS.add("cnn", Learner(
 ))  # fmt: skip
 LEARNERS.add("geometry", Learner(
     "geometry", "geometry",
-    "ridge / gradient-boosted trees on the layout geometry, chosen by cross-validation; "
+    "ridge / gradient-boosted trees on the layout geometry, weighed by cross-validation; "
     "one design, seconds to fit", train_geometry,
 ))  # fmt: skip
 
