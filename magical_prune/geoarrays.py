@@ -49,9 +49,17 @@ class TreeTable:
             self.roots = offsets.astype(np.int64)
             self.baseline = float(np.ravel(model._baseline_prediction)[0])
             self.depth = int(nodes["depth"].max()) + 1
+            self._link_leaves()
             self.ready = True
         except (AttributeError, KeyError, ValueError, IndexError):
             self.ready = False
+
+    def _link_leaves(self) -> None:
+        """Children arrays in which a leaf is its own child, so a walk that has reached its
+        leaf stays there without a test per level (the walk runs to the deepest tree)."""
+        own = np.arange(len(self.leaf))
+        self._next_left = np.where(self.leaf, own, self.left)
+        self._next_right = np.where(self.leaf, own, self.right)
 
     def state(self) -> dict[str, np.ndarray]:
         """The flat arrays (what a model file stores); only for a ready table."""
@@ -74,6 +82,7 @@ class TreeTable:
         table.leaf = np.asarray(state["leaf"], dtype=bool)
         baseline, depth = np.asarray(state["baseline_depth"], dtype=np.float64)
         table.baseline, table.depth, table.ready = float(baseline), int(depth), True
+        table._link_leaves()
         return table
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -82,10 +91,13 @@ class TreeTable:
         x = np.asarray(x, dtype=np.float64)
         at = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
         rows = np.arange(len(x))[:, None]
+        missing = bool(np.isnan(x).any())
         for _ in range(self.depth):
             value = x[rows, self.feature[at]]
-            go_left = np.where(np.isnan(value), self.missing_left[at], value <= self.threshold[at])
-            at = np.where(self.leaf[at], at, np.where(go_left, self.left[at], self.right[at]))
+            go_left = value <= self.threshold[at]
+            if missing:
+                go_left = np.where(np.isnan(value), self.missing_left[at], go_left)
+            at = np.where(go_left, self._next_left[at], self._next_right[at])
         return self.baseline + self.value[at].sum(axis=1)
 
 
