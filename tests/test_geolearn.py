@@ -186,6 +186,8 @@ def test_candidates_within_the_margin_of_the_best_are_averaged():
     # the same blend again from its arrays, as a model file holds them
     again = GeometryLearner.restore(config, learner.chosen, learner.state())
     np.testing.assert_array_equal(again.scores(tables), learner.scores(tables))
+    with pytest.raises(MagicalPruneError, match="no arrays for the blend's member 'trees'"):
+        GeometryLearner.restore(config, learner.chosen + "+trees", learner.state())
     # a lead far beyond the margin is taken alone: trees on a cliff no ridge sees
     cliff, values = synthetic(160, seed=2, nonlinear=True)
     cliff = Tables(
