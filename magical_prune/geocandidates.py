@@ -232,9 +232,13 @@ class Blend:
         spread = float(np.std(oof))
         return float(np.mean(oof)), spread if spread > 0 else 1.0
 
+    @staticmethod
+    def average(parts: Sequence[np.ndarray], scale: np.ndarray) -> np.ndarray:
+        """The mean of the members' scores, each standardised by its row of ``scale``."""
+        return np.mean([(x - mu) / sd for x, (mu, sd) in zip(parts, scale)], axis=0)
+
     def scores(self, t: Tables) -> np.ndarray:
-        parts = [(m.scores(t) - mu) / sd for m, (mu, sd) in zip(self.members, self.scale)]
-        return np.mean(parts, axis=0)
+        return self.average([m.scores(t) for m in self.members], self.scale)
 
     def state(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}

@@ -27,7 +27,7 @@ the worst-scored share of the recent candidates (the last :data:`RECENT_CANDIDAT
 pruned ones included) reaches under the latest fit. A FOR calibration on a few hundred
 results often finds no threshold and prunes nothing for a while, then prunes a lot; keeping a
 share pruned throughout spends the pruning evenly: in replays of three designs (3 orders each,
-target 10%, share 25%) it pruned 28.6% at a FOR of 9.7%, against 26.2% at 11.5% for the
+target 10%, share 25%) it pruned 28.4% at a FOR of 9.6%, against 27.4% at 10.7% for the
 target alone (docs/model.md). It is also the knob for a simulation budget.
 """
 

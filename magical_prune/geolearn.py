@@ -176,7 +176,7 @@ class GeometryLearner:
             self.oof_scores, self._model = oof[tied[0]], fitted[0]
         else:
             scale = np.array([Blend.scale_of(oof[c]) for c in tied])
-            self.oof_scores = np.mean([(oof[c] - mu) / sd for c, (mu, sd) in zip(tied, scale)], 0)
+            self.oof_scores = Blend.average([oof[c] for c in tied], scale)
             self._model = Blend(fitted, scale)
         self.fit_seconds = time.perf_counter() - start
         return self
