@@ -70,7 +70,10 @@ def test_readme_main_job_scores_the_example() -> None:
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert len(rows) == sum(1 for p in EXAMPLE.iterdir() if p.is_dir())
-    assert result.stderr.startswith(f"scored {len(rows)} placement(s): ")  # summary apart
+    # stderr: which bundled model scored them (ota3's geometry model), then the summary
+    model_line, summary = result.stderr.strip().splitlines()
+    assert model_line.startswith("model: the bundled ota3 model")
+    assert summary.startswith(f"scored {len(rows)} placement(s): ")
     for row in rows:
         assert row["prune"] == (row["score"] >= row["threshold"])
         assert row["decision"] == ("prune" if row["prune"] else "keep")

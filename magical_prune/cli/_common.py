@@ -61,23 +61,32 @@ class ModelFile(click.ParamType):
 
     name = "model"
 
-    def __init__(self, exists: bool = False) -> None:
+    def __init__(self, exists: bool = False, default_is_none: bool = False) -> None:
         self.exists = exists
+        #: ``default`` becomes None ("the bundled model", which scoring commands resolve per
+        #: design) instead of the bundled CNN's path
+        self.default_is_none = default_is_none
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Path | None:
         if os.fspath(value) == "default" and not Path(value).exists():
             from magical_prune.predict import resolve_model_path
 
             try:
-                return resolve_model_path("default")
+                path = resolve_model_path("default")
             except MagicalPruneError as err:
                 self.fail(err.message, param, ctx)
+            return None if self.default_is_none else path
         path = click.Path(exists=self.exists, dir_okay=False, path_type=Path)
         return path.convert(value, param, ctx)  # type: ignore[no-any-return]
 
 
 #: a model file, or "default" (the bundled model)
 MODEL_FILE = ModelFile()
+#: a model to score with: ``default`` (or no option) is the bundled model, whose choice of
+#: file waits for the placements (:func:`magical_prune.predict.load_scorer`)
+SCORING_MODEL_FILE = ModelFile(default_is_none=True)
 #: the same, checked to exist when the command line is read
 EXISTING_MODEL_FILE = ModelFile(exists=True)
 

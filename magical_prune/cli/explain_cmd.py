@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from magical_prune.cli._common import (
-    MODEL_FILE,
+    SCORING_MODEL_FILE,
     check_output,
     check_placement_file,
     companion_options,
@@ -24,8 +24,9 @@ from magical_prune.cli._common import (
     help="PNG to write: six panels (north up), evidence overlaid on each feature image.",
 )  # fmt: skip
 @click.option(
-    "-m", "--model", type=MODEL_FILE, default=None,
-    help="Model file, CNN or geometry learner (default: the bundled model).",
+    "-m", "--model", type=SCORING_MODEL_FILE, default=None,
+    help="Model file, CNN or geometry learner (default: the bundled model: the design's "
+    "own geometry model for a reference design, ota1-ota4, else the CNN).",
 )  # fmt: skip
 @click.option("-t", "--threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Decision threshold (default: the model's).")  # fmt: skip
@@ -63,10 +64,10 @@ def explain(
 
     out = check_output(output, force) if output is not None else None
     check_placement_file(placement)
-    predictor = load_scorer(model)
+    loaded = load_placement(placement, **companions)
+    predictor = load_scorer(model, like=loaded)  # default: the design's own, if bundled
     if threshold is not None:
         predictor.threshold = threshold
-    loaded = load_placement(placement, **companions)
     if isinstance(predictor, GeometryScorer):
         _explain_geometry(predictor, loaded, placement, as_json, out)
         return
@@ -121,7 +122,10 @@ def _explain_geometry(
     from magical_prune.geoexplain import explain_geometry
 
     if out is not None:
-        raise click.UsageError("a geometry model has no images to draw: drop -o/--output")
+        raise click.UsageError(
+            f"{scorer.source}: a geometry model has no images to draw: drop -o/--output, or "
+            "give the CNN with --model (`magical-prune model-info` shows its file)"
+        )
     result = explain_geometry(scorer, loaded)
     if as_json:
         echo_json({**result.to_dict(), "placement": str(placement)})

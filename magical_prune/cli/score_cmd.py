@@ -19,6 +19,7 @@ import click
 
 from magical_prune.cli._common import (
     MODEL_FILE,
+    SCORING_MODEL_FILE,
     check_output,
     check_placement_file,
     companion_options,
@@ -124,9 +125,10 @@ def _progress(total: int) -> bool:
 @click.command("score")
 @click.argument("placements", nargs=-1, metavar="PLACEMENT...")
 @click.option(
-    "-m", "--model", type=MODEL_FILE, default=None,
-    help="Model file, CNN or geometry learner ('default' or none: the model bundled with "
-    "magical-prune).",
+    "-m", "--model", type=SCORING_MODEL_FILE, default=None,
+    help="Model file, CNN or geometry learner ('default' or none: the bundled model, which "
+    "is the design's own geometry model for layouts of a reference design, ota1-ota4, and "
+    "the CNN for any other design).",
 )  # fmt: skip
 @click.option(
     "-t", "--threshold", type=click.FloatRange(0.0, 1.0), default=None,
@@ -186,12 +188,17 @@ def score(
         check_output(plot, force)
     failed_args: dict[str, str] = {}
     paths = expand_inputs(placements, failed_args if keep_going else None)
-    from magical_prune.predict import load_scorer
+    items, errors = _load_all(paths, companions, keep_going)
+    from magical_prune.predict import is_default, load_scorer
 
-    predictor = load_scorer(model)
+    # the bundled model is the design's own geometry model for layouts of a reference design
+    predictor = load_scorer(model, like=[item for _, item in items])
     if threshold is not None:
         predictor.threshold = threshold
-    scores, errors = _score_all(predictor, paths, companions, keep_going, batch_size, threads)
+    if is_default(model) and predictor.card.family != "cnn":
+        click.echo(f"model: the bundled {predictor.card.design} model ({predictor.card.arch}; "
+                   "for another design, the bundled CNN)", err=True)  # fmt: skip
+    scores = _score_all(predictor, paths, items, errors, keep_going, batch_size, threads)
     t = predictor.threshold
     for arg, message in failed_args.items():
         _echo_failure(arg, message, as_json)
@@ -212,7 +219,7 @@ def score(
     if plot is not None and values:
         from magical_prune.plots import save_figure, score_histogram_figure
 
-        name = "the bundled model" if model is None else model.name
+        name = f"the bundled model ({predictor.card.arch})" if model is None else model.name
         save_figure(score_histogram_figure(values, t, f"{len(values)} placements, {name}"), plot)
         click.echo(f"wrote {plot}", err=as_json)
     if n_failed:
@@ -228,35 +235,53 @@ def _echo_failure(path: str, message: str, as_json: bool) -> None:
         click.echo(f"error: {message}", err=True)
 
 
-def _score_all(
-    predictor: Any,
-    paths: list[Path],
-    companions: dict[str, Any],
-    keep_going: bool,
-    batch_size: int,
-    threads: int | None,
-) -> tuple[dict[int, float], dict[int, str]]:
-    """Scores by input index, and error lines of the inputs that failed (only with
+def _load_all(
+    paths: list[Path], companions: dict[str, Any], keep_going: bool
+) -> tuple[list[tuple[int, Any]], dict[int, str]]:
+    """The inputs read (by index), and error lines of those that could not be (only with
     ``keep_going``; otherwise the first failure is raised)."""
-    import numpy as np
     from tqdm import tqdm
 
-    from magical_prune.models.fast import torch_threads
-
-    loaded: list[tuple[int, Any]] = []
+    items: list[tuple[int, Any]] = []
     errors: dict[int, str] = {}
     for i, path in enumerate(
         tqdm(paths, desc="loading", unit="placement", disable=not _progress(len(paths)))
     ):
         try:
-            loaded.append((i, predictor.prepare(_load(path, companions))[0]))
+            items.append((i, _load(path, companions)))
         except MagicalPruneError as err:
             if not keep_going:
                 raise err.at(path) from None
             errors[i] = str(err.at(path))
+    return items, errors
+
+
+def _score_all(
+    predictor: Any,
+    paths: list[Path],
+    items: list[tuple[int, Any]],
+    errors: dict[int, str],
+    keep_going: bool,
+    batch_size: int,
+    threads: int | None,
+) -> dict[int, float]:
+    """Scores by input index of the inputs read; inputs the model cannot take join
+    ``errors`` (only with ``keep_going``; otherwise the first failure is raised)."""
+    import numpy as np
+
+    from magical_prune.models.fast import torch_threads
+
+    loaded: list[tuple[int, Any]] = []
+    for i, item in items:
+        try:
+            loaded.append((i, predictor.prepare(item)[0]))
+        except MagicalPruneError as err:
+            if not keep_going:
+                raise err.at(paths[i]) from None
+            errors[i] = str(err.at(paths[i]))
     scores: dict[int, float] = {}
     if not loaded:
-        return scores, errors
+        return scores
     with torch_threads(threads or None):
         raw = predictor.score_prepared(np.stack([f for _, f in loaded]), batch_size)
     bad = [i for (i, _), s in zip(loaded, raw) if np.isnan(s)]
@@ -270,7 +295,7 @@ def _score_all(
             errors[i] = f"{paths[i]}: the model gave no valid score (NaN)"
         else:
             scores[i] = float(s)
-    return scores, errors
+    return scores
 
 
 def summary_line(scores: Sequence[float], threshold: float, failed: int = 0) -> str:
@@ -370,13 +395,20 @@ def model_info(model: Path | None, as_json: bool) -> None:
     """
     from magical_prune.card import ModelCard
     from magical_prune.checkpoint import file_sha256, read_checkpoint
-    from magical_prune.predict import resolve_model_path
+    from magical_prune.predict import bundled_design_models, resolve_model_path
 
     path = resolve_model_path(model)
     bundled = model is None or path != model
     _, meta = read_checkpoint(path)  # the JSON shows the metadata as the file holds it
+    # the per-design geometry models that `default` uses on layouts of a reference design
+    designs = {d: str(p) for d, p in sorted(bundled_design_models().values())} if bundled else {}
     if as_json:
-        echo_json({"path": str(path), "bundled": bundled, "sha256": file_sha256(path), **meta})
+        echo_json({"path": str(path), "bundled": bundled, "sha256": file_sha256(path), **meta,
+                   **({"design_models": designs} if designs else {})})  # fmt: skip
         return
     for line in describe_card(ModelCard.from_meta(meta, path), str(path), bundled):
         click.echo(line)
+    if designs:
+        folder = Path(next(iter(designs.values()))).parent
+        click.echo(f"also bundled:   geometry models of {', '.join(designs)} ({folder}): "
+                   "`default` scores those designs' layouts with them")  # fmt: skip

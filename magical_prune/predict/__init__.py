@@ -23,7 +23,15 @@ from magical_prune.calibrate import (
 )
 from magical_prune.models.fast import fast_inference, torch_threads
 from magical_prune.predict.calibrate_data import CalibrationResult, calibrate_checkpoint
-from magical_prune.predict.loading import DEFAULT_NAME, load_scorer, resolve_model_path
+from magical_prune.predict.loading import (
+    BUNDLED_GEOMETRY,
+    DEFAULT_NAME,
+    bundled_design_models,
+    design_digest,
+    is_default,
+    load_scorer,
+    resolve_model_path,
+)
 from magical_prune.predict.predictor import (
     BUNDLED_MODEL,
     DEFAULT_BATCH,
@@ -41,7 +49,11 @@ __all__ = [
     "Calibration",
     "CalibrationResult",
     "Predictor",
+    "BUNDLED_GEOMETRY",
+    "bundled_design_models",
     "bundled_model_path",
+    "design_digest",
+    "is_default",
     "calibrate_checkpoint",
     "calibrate_threshold",
     "check_threshold",
