@@ -91,8 +91,9 @@ def test_min_prune_share_prunes_at_least_that_share(tiny_placements):
                                              min_prune_share=0.3))  # fmt: skip
     pruned = _run(shared, tiny_placements)
     assert not pruned[:32].any()  # still keeps everything while learning
-    # the worst-scored 30% of the recent candidates under each fit, less the explored 5%
-    assert 0.2 < pruned[32:].mean() < 0.4
+    # the worst-scored 30% / 0.95 of the recent candidates under each fit, less the
+    # explored 5% of those: 30% (binomial noise on ~170 candidates: +-3.5%)
+    assert 0.25 < pruned[32:].mean() < 0.4
     offsets = np.array([p.performance["Offset_Voltage"] for p in tiny_placements])
     bad = offsets > np.quantile(offsets, 0.75)
     assert bad[32:][pruned[32:]].mean() > bad.mean()  # the pruned ones are the worse ones
