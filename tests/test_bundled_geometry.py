@@ -65,6 +65,7 @@ def test_default_is_the_designs_own_model_for_a_reference_design(placements: lis
     # the CNN's own file is a choice of the CNN, whatever the design
     assert isinstance(load_scorer(bundled_model_path(), like=placements), Predictor)
     assert is_default("default") and is_default(None) and not is_default(bundled_model_path())
+    assert isinstance(load_scorer("default-cnn", like=placements), Predictor)
 
 
 def test_default_is_the_cnn_for_other_or_mixed_designs(placements: list, tiny: Assets) -> None:
@@ -105,4 +106,8 @@ def test_explain_default_on_a_reference_design_explains_per_device(tmp_path: Pat
     assert set(summary["devices"]) <= set(devices) and summary["devices"]
     pictured = CliRunner().invoke(main, ["explain", str(LAYOUTS[0]), "-o",
                                          str(tmp_path / "x.png")])  # fmt: skip
-    assert pictured.exit_code == 2 and "--model" in pictured.output  # says how to get images
+    assert pictured.exit_code == 2 and "--model default-cnn" in pictured.output  # says how
+    cnn = CliRunner().invoke(main, ["explain", str(LAYOUTS[0]), "-m", "default-cnn", "-o",
+                                    str(tmp_path / "x.png"), "--json"])  # fmt: skip
+    assert cnn.exit_code == 0, cnn.output
+    assert (tmp_path / "x.png").is_file() and "devices" not in json.loads(cnn.stdout)

@@ -56,8 +56,9 @@ _OTHER_FILES: dict[str, str] = {
 
 
 class ModelFile(click.ParamType):
-    """A model file argument, or ``default`` for the bundled model; ``exists``: the file is
-    checked here (else the loader reports a missing file in its own words)."""
+    """A model file argument, ``default`` for the bundled model or ``default-cnn`` for the
+    bundled CNN on every design; ``exists``: the file is checked here (else the loader
+    reports a missing file in its own words)."""
 
     name = "model"
 
@@ -70,14 +71,15 @@ class ModelFile(click.ParamType):
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> Path | None:
-        if os.fspath(value) == "default" and not Path(value).exists():
+        name = os.fspath(value)
+        if name in ("default", "default-cnn") and not Path(value).exists():
             from magical_prune.predict import resolve_model_path
 
             try:
-                path = resolve_model_path("default")
+                path = resolve_model_path(name)
             except MagicalPruneError as err:
                 self.fail(err.message, param, ctx)
-            return None if self.default_is_none else path
+            return None if self.default_is_none and name == "default" else path
         path = click.Path(exists=self.exists, dir_okay=False, path_type=Path)
         return path.convert(value, param, ctx)  # type: ignore[no-any-return]
 

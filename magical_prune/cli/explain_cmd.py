@@ -124,7 +124,7 @@ def _explain_geometry(
     if out is not None:
         raise click.UsageError(
             f"{scorer.source}: a geometry model has no images to draw: drop -o/--output, or "
-            "give the CNN with --model (`magical-prune model-info` shows its file)"
+            "give a CNN with --model (the bundled one: --model default-cnn)"
         )
     result = explain_geometry(scorer, loaded)
     if as_json:

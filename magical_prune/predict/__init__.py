@@ -25,6 +25,7 @@ from magical_prune.models.fast import fast_inference, torch_threads
 from magical_prune.predict.calibrate_data import CalibrationResult, calibrate_checkpoint
 from magical_prune.predict.loading import (
     BUNDLED_GEOMETRY,
+    DEFAULT_CNN_NAME,
     DEFAULT_NAME,
     bundled_design_models,
     design_digest,
@@ -43,6 +44,7 @@ from magical_prune.predict.predictor import (
 __all__ = [
     "BUNDLED_MODEL",
     "DEFAULT_BATCH",
+    "DEFAULT_CNN_NAME",
     "DEFAULT_NAME",
     "NO_PRUNE",
     "SCORE_DECIMALS",

@@ -36,6 +36,7 @@ from magical_prune.scorer import Scorer
 
 __all__ = [
     "BUNDLED_GEOMETRY",
+    "DEFAULT_CNN_NAME",
     "DEFAULT_NAME",
     "bundled_design_models",
     "design_digest",
@@ -46,6 +47,8 @@ __all__ = [
 
 #: the name that means the bundled model wherever a model file is asked for
 DEFAULT_NAME = "default"
+#: the name of the bundled CNN itself, on every design (``default`` picks per design)
+DEFAULT_CNN_NAME = "default-cnn"
 #: the bundled per-design geometry models, relative to the package folder
 BUNDLED_GEOMETRY = "assets/geometry"
 
@@ -53,15 +56,21 @@ BUNDLED_GEOMETRY = "assets/geometry"
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
     """The file a model argument names (``None`` / ``"default"``: the bundled CNN, unless a
     file of that name is there)."""
-    if is_default(model):
+    if is_default(model) or _names(model, DEFAULT_CNN_NAME):
         return bundled_model_path()
     return Path(model)  # type: ignore[arg-type]
 
 
 def is_default(model: str | os.PathLike[str] | None) -> bool:
     """Whether a model argument means the bundled model: ``None`` or ``"default"`` (when no
-    file has that name). The bundled CNN's own path is not: it gives the CNN everywhere."""
-    return model is None or (os.fspath(model) == DEFAULT_NAME and not Path(model).exists())
+    file has that name). The bundled CNN's own path, or ``"default-cnn"``, is not: it gives
+    the CNN everywhere."""
+    return model is None or _names(model, DEFAULT_NAME)
+
+
+def _names(model: str | os.PathLike[str], name: str) -> bool:
+    """``model`` is the bundled model's ``name``, not a file that happens to be called so."""
+    return os.fspath(model) == name and not Path(model).exists()
 
 
 @lru_cache(maxsize=1)
