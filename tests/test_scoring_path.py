@@ -75,7 +75,9 @@ def test_score_and_score_prepared_agree(example) -> None:  # noqa: ANN001
 
 def test_score_command_prints_the_same_numbers(example) -> None:  # noqa: ANN001
     predictor, layouts, _, scores = example
-    result = CliRunner().invoke(main, ["score", *map(str, layouts), "--json"])
+    # the bundled CNN by name (`default` scores ota3 layouts with ota3's geometry model)
+    result = CliRunner().invoke(main, ["score", *map(str, layouts), "--json", "-m",
+                                       "default-cnn"])  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert [r["path"] for r in rows] == [str(p) for p in layouts]

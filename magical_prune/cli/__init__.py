@@ -31,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "evaluate": ("learn_cmd", "evaluate", "Accuracy, precision, recall, F1 and FOR of a model."),
     "fewshot": ("learn_cmd", "fewshot", "The paper's few-shot transfer protocol."),
     "score": ("score_cmd", "score", "Score placements: prune or keep."),
-    "model-info": ("score_cmd", "model_info", "Print a model's metadata."),
+    "model-info": ("model_info_cmd", "model_info", "Print a model's metadata."),
     "calibrate": ("calibrate_cmd", "calibrate", "Pick the threshold that meets a target FOR."),
     "explain": ("explain_cmd", "explain", "Class activation maps: where the evidence lies."),
 }
