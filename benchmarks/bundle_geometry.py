@@ -11,8 +11,9 @@
    them, so the model must not have learnt them); the last 20% are held out;
 2. the geometry learner (:func:`magical_prune.geomodel.fit_rows`, seed 0) is fitted on the
    training split, its threshold calibrated for FOR <= 10% on its out-of-fold scores;
-3. it is measured on the held-out 20%: FOR when pruning the 25% scored worst, Spearman,
-   and the prune rate / FOR of its calibrated threshold;
+3. it is measured on the held-out 20% (bad = worst 25% of the design's layouts): FOR when
+   pruning the 25% scored worst, Spearman, and the prune rate / FOR of its calibrated
+   threshold, which the card keeps as its test metrics;
 4. it is saved as ``<design>.pt``, and ``index.json`` maps each design's digest
    (:func:`magical_prune.predict.design_digest`: devices, nets and sizes; ota1 and ota2
    share a netlist) to its file, so the bundled model (``default``) can pick the design's
@@ -36,6 +37,7 @@ from learning_curve import METRIC, PRUNE_SHARE, load_design, measures
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.geomodel import DesignColumns, fit_rows
 from magical_prune.labels import label_by_rank
+from magical_prune.metrics import classification_metrics
 from magical_prune.predict import design_digest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,10 +65,12 @@ def bundle_one(folder: Path, cache: Path, out: Path) -> dict:
                             "n_layouts": n, "n_train": len(train), "n_test": len(test),
                             "test_fraction": 0.2})  # fmt: skip
     fit_s = time.perf_counter() - start
-    scorer.card = replace(scorer.card, created_by="benchmarks/bundle_geometry.py")
-    path = scorer.save(out / f"{design}.pt")
     p = scorer.score_prepared(rows[test])
     bad = label_by_rank(d.value, metric, 100 * PRUNE_SHARE).labels.astype(bool)[test]
+    # the card's test metrics: the held-out layouts at the calibrated threshold
+    scorer.card = replace(scorer.card, created_by="benchmarks/bundle_geometry.py",
+                          test_metrics=classification_metrics(bad, p, scorer.threshold))  # fmt: skip
+    path = scorer.save(out / f"{design}.pt")
     held_out = measures(p, d.badness[test], bad)
     pruned = p >= scorer.threshold
     return {
