@@ -133,6 +133,7 @@ def test_save_resume_keeps_the_recent_candidates(tiny_placements, tmp_path):
     assert (tmp_path / "state" / "candidates.npz").exists()
     again = GeometryHook.resume(tmp_path / "state")
     assert len(again._recent) == len(hook._recent) == 100
+    assert list(again._recent_pruned) == list(hook._recent_pruned) and any(hook._recent_pruned)
     hook.refit()  # the last fit on every result, as resume fits
     assert again.threshold == hook.threshold
 
@@ -141,3 +142,22 @@ def test_resume_of_a_damaged_state_is_one_error(tmp_path):
     (tmp_path / "state.json").write_text("{not json")
     with pytest.raises(MagicalPruneError, match="damaged geometry hook state"):
         GeometryHook.resume(tmp_path)
+
+
+def test_min_prune_share_quantile_stands_kept_candidates_in_by_out_of_fold_scores(
+    tiny_placements,
+):
+    """The kept candidates are the fit's training rows: their out-of-fold scores, not the
+    fit's own (more extreme) ones, enter the quantile; pruned ones are scored by the fit."""
+    hook = GeometryHook(GeometryHookConfig(min_results=32, seed=1, min_prune_share=0.25))
+    pruned = _run(hook, tiny_placements[:120])
+    assert pruned.any()
+    hook.refit()
+    scores = hook._recent_scores(hook.learner)
+    kept = int((~pruned).sum())
+    assert len(scores) == min(kept, len(hook.learner.oof_scores)) + int(pruned.sum())
+    oof = hook.learner.oof_scores
+    assert np.array_equal(scores[: min(kept, len(oof))], oof[len(oof) - min(kept, len(oof)) :])
+    pruned_rows = [p for p, gone in zip(tiny_placements[:120], pruned) if gone]
+    assert np.allclose(scores[min(kept, len(oof)) :],
+                       hook.learner.score_placements(pruned_rows))  # fmt: skip
