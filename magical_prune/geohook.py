@@ -25,7 +25,8 @@ candidate (fails open) and says why.
 once it has fitted: the threshold is then the lower of the FOR-calibrated one and the score
 the worst-scored share / (1 - explore) of the recent candidates (the last
 :data:`RECENT_CANDIDATES` decided, pruned ones included) reaches under the latest fit (the
-explored candidates among them are kept, so the share pruned is the one asked for). A FOR
+explored candidates among them are kept, so the share pruned is the one asked for; the kept
+ones, being the fit's training rows, count with their out-of-fold scores). A FOR
 calibration on a few hundred results often finds no threshold and prunes nothing for a
 while, then prunes a lot; keeping a share pruned throughout spends the pruning evenly: in
 replays of three designs (3 orders each, target 10%, share 25%) it pruned 31.0% at a FOR of
