@@ -30,7 +30,7 @@ ones, being the fit's training rows, count with their out-of-fold scores). A FOR
 calibration on a few hundred results often finds no threshold and prunes nothing for a
 while, then prunes a lot; keeping a share pruned throughout spends the pruning evenly: in
 replays of three designs (3 orders each, target 10%, share 25%) it pruned 31.0% at a FOR of
-9.1%, against 27.4% at 10.7% for the target alone (docs/model.md). It is also the knob for a
+8.8%, against 27.4% at 10.7% for the target alone (docs/model.md). It is also the knob for a
 simulation budget.
 """
 
