@@ -77,6 +77,9 @@ def test_default_names_the_bundled_model(tmp_path, monkeypatch):  # noqa: ANN001
     monkeypatch.chdir(tmp_path)  # no file called "default" here
     code, stdout, _ = run("model-info", "default", "--json")
     assert code == 0 and json.loads(stdout)["path"] == str(bundled_model_path())
+    info = json.loads(stdout)
+    assert info["bundled"] is True and sorted(info["design_models"]) == ["ota1", "ota2",
+                                                                          "ota3", "ota4"]  # fmt: skip
     (tmp_path / "default").write_bytes(b"not a model")  # a user's file of that name wins
     code, _, stderr = run("model-info", "default")
     assert code != 0 and "default" in stderr

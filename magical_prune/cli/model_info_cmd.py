@@ -23,14 +23,15 @@ def model_info(model: Path | None, as_json: bool) -> None:
     """Print a model's metadata: architecture, image size, channel order, label definition,
     threshold and its calibration, training data and test metrics, package version.
 
-    MODEL defaults to the model bundled with magical-prune.
+    MODEL defaults to the model bundled with magical-prune: its CNN, with the per-design
+    geometry models that `default` scores reference designs' layouts with listed after it.
     """
     from magical_prune.card import ModelCard
     from magical_prune.checkpoint import file_sha256, read_checkpoint
-    from magical_prune.predict import bundled_design_models, resolve_model_path
+    from magical_prune.predict import bundled_design_models, bundled_model_path, resolve_model_path
 
     path = resolve_model_path(model)
-    bundled = model is None or path != model
+    bundled = path.resolve() == bundled_model_path().resolve()
     _, meta = read_checkpoint(path)  # the JSON shows the metadata as the file holds it
     # the per-design geometry models that `default` uses on layouts of a reference design
     designs = {d: str(p) for d, p in sorted(bundled_design_models().values())} if bundled else {}

@@ -184,11 +184,14 @@ def score(
         check_output(plot, force)
     failed_args: dict[str, str] = {}
     paths = expand_inputs(placements, failed_args if keep_going else None)
-    items, errors = _load_all(paths, companions, keep_going)
     from magical_prune.predict import is_default, load_scorer
 
-    # the bundled model is the design's own geometry model for layouts of a reference design
-    predictor = load_scorer(model, like=[item for _, item in items])
+    # a named model is opened first (a bad file fails before thousands of layouts are read);
+    # the bundled one waits for them: a reference design's layouts get its geometry model
+    predictor = None if is_default(model) else load_scorer(model)
+    items, errors = _load_all(paths, companions, keep_going)
+    if predictor is None:
+        predictor = load_scorer(model, like=[item for _, item in items])
     if threshold is not None:
         predictor.threshold = threshold
     if is_default(model) and predictor.card.family != "cnn":

@@ -76,8 +76,7 @@ def _names(model: str | os.PathLike[str], name: str) -> bool:
 @lru_cache(maxsize=1)
 def bundled_design_models() -> dict[str, tuple[str, Path]]:
     """Design digest (:func:`design_digest`) -> (design, model file) of the bundled geometry
-    models (none when the
-    installation has no index)."""
+    models (none when the installation has no index)."""
     folder = resources.files("magical_prune").joinpath(BUNDLED_GEOMETRY)
     index = folder.joinpath("index.json")
     if not index.is_file():
