@@ -3,7 +3,8 @@
     python benchmarks/flow_runs_plot.py out_ota2_s0/ota2 out_ota3_s0/ota3 ... -o flow_runs.png
 
 Each argument is the design folder of one ``examples/flow_with_pruning.py --out OUT`` run
-(``OUT/<design>/flow.jsonl``: one line per candidate, in the order the placer made them).
+(``OUT/<design>/flow.jsonl``: one line per candidate, in the order the placer made them;
+the design's metric is read from the run's copy of ``<design>.bench.json``).
 Saved = candidates pruned so far (exact). Good lost = the good candidates pruned so far,
 which the flow never simulates; it is estimated from the held-out sample, which the flow
 evaluates whatever the hook decided: good pruned held-out candidates so far / the sample's
@@ -25,16 +26,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from magical_prune.labels import get_metric  # noqa: E402
-
-METRIC = {"ota1": "Offset_Voltage", "ota2": "Offset_Voltage", "ota3": "Offset_Voltage",
-          "ota4": "CMRR"}  # fmt: skip
+from magical_prune.refflow.bench import read_bench  # noqa: E402
 
 
 def curves(folder: Path) -> dict:
     """Cumulative saved and estimated good lost of one run, by candidate."""
     rows = [json.loads(line) for line in (folder / "flow.jsonl").read_text().splitlines()]
     design = folder.name
-    metric = get_metric(METRIC.get(design, "Offset_Voltage"))
+    metric = get_metric(read_bench(folder / f"{design}.bench.json").metric)  # the flow's copy
     pruned = np.array([bool(r["prune"]) for r in rows])
     held = np.array([bool(r["held_out"]) for r in rows])
     value = np.array([np.nan if not r.get("performance") else
