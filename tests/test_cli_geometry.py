@@ -85,6 +85,19 @@ def test_default_names_the_bundled_model(tmp_path, monkeypatch):  # noqa: ANN001
     assert code != 0 and "default" in stderr
 
 
+def test_model_info_of_a_users_file_without_a_bundled_model(geo_model, monkeypatch):  # noqa: ANN001
+    import magical_prune.predict as predict
+    from magical_prune.errors import CheckpointError
+
+    def missing():  # an installation that ships no bundled model
+        raise CheckpointError("this installation has no bundled model")
+
+    monkeypatch.setattr(predict, "bundled_model_path", missing)
+    code, stdout, stderr = run("model-info", geo_model, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["bundled"] is False
+
+
 def test_the_cli_offers_every_registered_learner():
     from magical_prune.cli.learn_cmd import train
     from magical_prune.learners import LEARNERS

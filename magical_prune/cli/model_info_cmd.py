@@ -28,10 +28,14 @@ def model_info(model: Path | None, as_json: bool) -> None:
     """
     from magical_prune.card import ModelCard
     from magical_prune.checkpoint import file_sha256, read_checkpoint
+    from magical_prune.errors import CheckpointError
     from magical_prune.predict import bundled_design_models, bundled_model_path, resolve_model_path
 
     path = resolve_model_path(model)
-    bundled = path.resolve() == bundled_model_path().resolve()
+    try:
+        bundled = path.resolve() == bundled_model_path().resolve()
+    except CheckpointError:  # an installation without a bundled model: a user's file
+        bundled = False
     _, meta = read_checkpoint(path)  # the JSON shows the metadata as the file holds it
     # the per-design geometry models that `default` uses on layouts of a reference design
     designs = {d: str(p) for d, p in sorted(bundled_design_models().values())} if bundled else {}
