@@ -188,13 +188,14 @@ def score(
 
     # a named model is opened first (a bad file fails before thousands of layouts are read);
     # the bundled one waits for them: a reference design's layouts get its geometry model
-    predictor = None if is_default(model) else load_scorer(model)
+    bundled = is_default(model)
+    predictor = None if bundled else load_scorer(model)
     items, errors = _load_all(paths, companions, keep_going)
     if predictor is None:
         predictor = load_scorer(model, like=[item for _, item in items])
     if threshold is not None:
         predictor.threshold = threshold
-    if is_default(model) and predictor.card.family != "cnn":
+    if bundled and predictor.card.family != "cnn":
         click.echo(f"model: the bundled {predictor.card.design} model ({predictor.card.arch}; "
                    "for another design, the bundled CNN)", err=True)  # fmt: skip
     scores = _score_all(predictor, paths, items, errors, keep_going, batch_size, threads)
@@ -234,6 +235,22 @@ def _echo_failure(path: str, message: str, as_json: bool) -> None:
         click.echo(f"error: {message}", err=True)
 
 
+def _each(
+    items: Any, convert: Any, paths: list[Path], keep_going: bool, errors: dict[int, str]
+) -> list[tuple[int, Any]]:
+    """``(i, convert(x))`` for each ``(i, x)``; an input ``convert`` refuses is raised naming
+    ``paths[i]``, or, with ``keep_going``, becomes its error line in ``errors``."""
+    out: list[tuple[int, Any]] = []
+    for i, x in items:
+        try:
+            out.append((i, convert(x)))
+        except MagicalPruneError as err:
+            if not keep_going:
+                raise err.at(paths[i]) from None
+            errors[i] = str(err.at(paths[i]))
+    return out
+
+
 def _load_all(
     paths: list[Path], companions: dict[str, Any], keep_going: bool
 ) -> tuple[list[tuple[int, Any]], dict[int, str]]:
@@ -241,17 +258,10 @@ def _load_all(
     ``keep_going``; otherwise the first failure is raised)."""
     from tqdm import tqdm
 
-    items: list[tuple[int, Any]] = []
     errors: dict[int, str] = {}
-    for i, path in enumerate(
-        tqdm(paths, desc="loading", unit="placement", disable=not _progress(len(paths)))
-    ):
-        try:
-            items.append((i, _load(path, companions)))
-        except MagicalPruneError as err:
-            if not keep_going:
-                raise err.at(path) from None
-            errors[i] = str(err.at(path))
+    shown = tqdm(paths, desc="loading", unit="placement", disable=not _progress(len(paths)))
+    items = _each(enumerate(shown), lambda path: _load(path, companions), paths, keep_going,
+                  errors)  # fmt: skip
     return items, errors
 
 
@@ -270,14 +280,7 @@ def _score_all(
 
     from magical_prune.models.fast import torch_threads
 
-    loaded: list[tuple[int, Any]] = []
-    for i, item in items:
-        try:
-            loaded.append((i, predictor.prepare(item)[0]))
-        except MagicalPruneError as err:
-            if not keep_going:
-                raise err.at(paths[i]) from None
-            errors[i] = str(err.at(paths[i]))
+    loaded = _each(items, lambda item: predictor.prepare(item)[0], paths, keep_going, errors)
     scores: dict[int, float] = {}
     if not loaded:
         return scores
