@@ -113,3 +113,25 @@ def test_explain_default_on_a_reference_design_explains_per_device(tmp_path: Pat
                                     str(tmp_path / "x.png"), "--json"])  # fmt: skip
     assert cnn.exit_code == 0, cnn.output
     assert (tmp_path / "x.png").is_file() and "devices" not in json.loads(cnn.stdout)
+
+
+def test_a_damaged_bundle_index_is_one_error_naming_it(tmp_path, monkeypatch, placements):
+    import types
+
+    from magical_prune.errors import CheckpointError
+    from magical_prune.predict import loading
+
+    (tmp_path / "assets" / "geometry").mkdir(parents=True)
+    index = tmp_path / "assets" / "geometry" / "index.json"
+    index.write_text('{"designs": [{"design": "ota3"}]}')  # no digest, no file
+    monkeypatch.setattr(loading, "resources", types.SimpleNamespace(files=lambda _: tmp_path))
+    loading.bundled_design_models.cache_clear()
+    try:
+        with pytest.raises(CheckpointError, match="damaged index of the bundled models") as err:
+            load_scorer(like=placements)
+        assert str(index) in str(err.value)
+        result = CliRunner().invoke(main, ["score", str(LAYOUTS[0])])
+        assert result.exit_code == 2 and "Traceback" not in result.output
+        assert "damaged index" in result.output and len(result.output.strip().splitlines()) == 1
+    finally:
+        loading.bundled_design_models.cache_clear()

@@ -54,8 +54,8 @@ BUNDLED_GEOMETRY = "assets/geometry"
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
-    """The file a model argument names (``None`` / ``"default"``: the bundled CNN, unless a
-    file of that name is there)."""
+    """The file a model argument names (``None``, ``"default"`` or ``"default-cnn"``: the
+    bundled CNN, unless a file of that name is there)."""
     if is_default(model) or _names(model, DEFAULT_CNN_NAME):
         return bundled_model_path()
     return Path(model)  # type: ignore[arg-type]
