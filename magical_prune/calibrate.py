@@ -143,7 +143,10 @@ def _check_scores_labels(
 
 
 def for_curve(
-    scores: Iterable[float], labels: Iterable[int], weights: Iterable[float] | None = None
+    scores: Iterable[float],
+    labels: Iterable[int],
+    weights: Iterable[float] | None = None,
+    explored: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Every distinct decision the scores allow, from pruning nothing to pruning all.
 
@@ -157,13 +160,20 @@ def for_curve(
         labels: 1 = bad (prune), 0 = good.
         weights: optional positive weight per layout (inverse sampling probabilities, as the
             hook uses for explored candidates); counts and rates are then weighted.
+        explored: share of the layouts at or above a threshold that are kept anyway (a
+            hook's exploration). They are kept, so they count in the FOR a user sees: a hook
+            exploring 5% that prunes 27% of candidates, ~70% of them bad, keeps ~1 point
+            more bad candidates than a curve without them promises.
 
     Returns:
         ``threshold``, ``pruned`` (weighted count), ``prune_rate``, ``for`` (NaN where
         nothing is kept), ``good_pruned`` and ``bad_pruned`` (NaN without good / bad
-        layouts), one entry per distinct decision.
+        layouts), ``for_se`` (the FOR's standard error, from the kept layouts' effective
+        count), one entry per distinct decision; ``total``: the (weighted) layouts.
     """
     s, y, w = _check_scores_labels(scores, labels, weights)
+    if not 0.0 <= float(explored) <= 1.0:
+        raise MagicalPruneError(f"explored share must be in [0, 1], got {explored}")
     order = np.argsort(-s, kind="stable")
     s, y, w = s[order], y[order], w[order]
     total, bad = float(w.sum()), float((w * y).sum())
@@ -171,17 +181,22 @@ def for_curve(
     # cut after position k-1 (k pruned) only where the score drops: ties stay together
     drops = np.nonzero(s[:-1] > s[1:])[0] + 1
     cuts = np.concatenate([[0], drops, [len(s)]])
-    pruned_w = np.concatenate([[0.0], np.cumsum(w)])[cuts]
-    pruned_bad = np.concatenate([[0.0], np.cumsum(w * y)])[cuts]
+    pruned_w = (1.0 - explored) * np.concatenate([[0.0], np.cumsum(w)])[cuts]
+    pruned_bad = (1.0 - explored) * np.concatenate([[0.0], np.cumsum(w * y)])[cuts]
     kept = total - pruned_w
+    # the kept layouts' effective count (Kish): weighted results are fewer than they weigh
+    pruned_sq = np.concatenate([[0.0], np.cumsum(w * w)])[cuts]
+    kept_sq = float((w * w).sum()) - (1.0 - explored**2) * pruned_sq
     tiny = 1e-12 * total
     with np.errstate(invalid="ignore", divide="ignore"):
         for_ = np.where(kept > tiny, (bad - pruned_bad) / kept, np.nan)
+        for_se = np.sqrt(for_ * (1.0 - for_) * np.maximum(kept_sq, 0.0)) / kept
         good_pruned = np.full(len(cuts), np.nan) if good <= tiny else (pruned_w - pruned_bad) / good
         bad_pruned = np.full(len(cuts), np.nan) if bad <= tiny else pruned_bad / bad
     threshold = np.concatenate([[NO_PRUNE], (s[drops - 1] + s[drops]) / 2.0, [s[-1]]])
     return {"threshold": threshold, "pruned": pruned_w, "prune_rate": pruned_w / total,
-            "for": for_, "good_pruned": good_pruned, "bad_pruned": bad_pruned}  # fmt: skip
+            "for": for_, "for_se": for_se, "good_pruned": good_pruned,
+            "bad_pruned": bad_pruned, "total": np.float64(total)}  # fmt: skip
 
 
 def calibrate_threshold(
@@ -189,6 +204,8 @@ def calibrate_threshold(
     labels: Iterable[int],
     target_for: float,
     weights: Iterable[float] | None = None,
+    explored: float = 0.0,
+    margin: float = 0.0,
 ) -> Calibration:
     """The highest threshold (least pruning) at which FOR <= ``target_for``.
 
@@ -199,6 +216,9 @@ def calibrate_threshold(
         labels: their true labels (1 = bad).
         target_for: the highest acceptable share of bad layouts among those kept.
         weights: optional positive weights per layout (see :func:`for_curve`).
+        explored: share of the would-be-pruned layouts kept anyway (see :func:`for_curve`).
+        margin: standard errors of the FOR estimate to keep under the target (0: the
+            estimate itself); a guard against the estimate's noise on few results.
 
     Returns:
         The chosen threshold and what it achieves and costs on these layouts;
@@ -206,7 +226,7 @@ def calibrate_threshold(
     """
     if not (0.0 <= float(target_for) <= 1.0) or math.isnan(float(target_for)):
         raise MagicalPruneError(f"target FOR must be in [0, 1], got {target_for}")
-    c = for_curve(scores, labels, weights)
+    c = for_curve(scores, labels, weights, explored)
     for_ = c["for"]
     defined = ~np.isnan(for_)  # everything but pruning all
     best = int(np.argmin(np.where(defined, for_, np.inf)))
@@ -215,8 +235,12 @@ def calibrate_threshold(
         v = float(c[key][j])
         return None if math.isnan(v) else v
 
-    ok = np.nonzero(defined & (for_ <= float(target_for) + 1e-12))[0]
+    if not (math.isfinite(float(margin)) and float(margin) >= 0):
+        raise MagicalPruneError(f"margin must be a number >= 0, got {margin}")
+    upper = for_ + float(margin) * np.nan_to_num(c["for_se"])
+    ok = np.nonzero(defined & (upper <= float(target_for) + 1e-12))[0]
     j = int(ok[0]) if len(ok) else 0
+    n = float(c["total"])
     return Calibration(
         threshold=float(c["threshold"][j]) if len(ok) else NO_PRUNE,
         target_for=float(target_for),
@@ -225,8 +249,8 @@ def calibrate_threshold(
         prune_rate=float(c["prune_rate"][j]),
         good_pruned=rate("good_pruned", j),
         bad_pruned=rate("bad_pruned", j),
-        n=float(c["pruned"][-1]),
-        n_bad=float(for_[0] * c["pruned"][-1]),
+        n=n,
+        n_bad=float(for_[0] * n),
         base_rate=float(for_[0]),
         best_for=float(for_[best]),
         best_for_threshold=float(c["threshold"][best]),

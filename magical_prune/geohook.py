@@ -17,7 +17,9 @@ the nominal ``1 / explore``: the explored count's own binomial noise (+-16% on 3
 moved the estimated worst-quarter cut by up to 47% early in replayed runs, and with it every
 "bad" label the threshold was calibrated on. Explored candidates are kept and mostly bad, so
 they cost FOR; ``explore`` is 5%, which in replays gave a lower FOR and more pruning than 10%
-(benchmarks/online_hook.py). A threshold that reaches the target FOR only by pruning more
+(benchmarks/online_hook.py), and the calibration counts them among the kept candidates
+(:func:`~magical_prune.calibrate.for_curve`'s ``explored``): without them it aimed about a
+point under the FOR a flow sees. A threshold that reaches the target FOR only by pruning more
 than ``max_good_pruned`` of the good candidates prunes nothing instead. Any error keeps the
 candidate (fails open) and says why.
 
@@ -76,6 +78,7 @@ class GeometryHookConfig:
         max_good_pruned: prune nothing when the target needs more good candidates pruned.
         min_prune_share: once fitted, prune at least this share of the candidates (the
             worst-scored), whatever the target asks; 0 = the target alone.
+        for_margin: standard errors of the out-of-fold FOR estimate kept under the target.
         seed: seed of the exploration draws and the learner.
     """
 
@@ -87,6 +90,7 @@ class GeometryHookConfig:
     explore: float = 0.05
     max_good_pruned: float = 0.5
     min_prune_share: float = 0.0
+    for_margin: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -94,6 +98,8 @@ class GeometryHookConfig:
             raise MagicalPruneError(f"explore must be in (0, 1], got {self.explore}")
         if self.min_results < 8:
             raise MagicalPruneError(f"min_results must be at least 8, got {self.min_results}")
+        if not (math.isfinite(self.for_margin) and self.for_margin >= 0.0):
+            raise MagicalPruneError(f"for_margin must be a number >= 0, got {self.for_margin}")
         if not 0.0 <= self.min_prune_share < 1.0:
             raise MagicalPruneError(
                 f"min_prune_share must be in [0, 1), got {self.min_prune_share}"
@@ -206,7 +212,10 @@ class GeometryHook:
         cut = _weighted_quantile(badness, weights, 1.0 - self.config.worst_percent / 100.0)
         bad = (badness > cut).astype(int)
         self._fit_labels = bad
-        calibration = calibrate_threshold(learner.oof_scores, bad, self.config.target_for, weights)
+        config = self.config
+        calibration = calibrate_threshold(
+            learner.oof_scores, bad, config.target_for, weights, config.explore, config.for_margin
+        )
         too_costly = (calibration.good_pruned or 0.0) > self.config.max_good_pruned
         # pruning nothing is an infinite threshold: the calibration's own (just above 1) is
         # for probabilities, and the learner's scores (a blend's are standardised) can pass 1

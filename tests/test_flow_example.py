@@ -175,6 +175,10 @@ def test_bad_inputs_are_one_line_errors(tmp_path, tiny):
     assert result.exit_code == 2 and "--max-good-pruned" in result.stderr
     result = runner.invoke(flow.main, ["--model", str(tiny.model), "--min-prune-share", "0.25"])
     assert result.exit_code == 2 and "--learner geometry" in result.stderr
+    result = runner.invoke(flow.main, ["--model", str(tiny.model), "--for-margin", "1"])
+    assert result.exit_code == 2 and "--for-margin needs --learner geometry" in result.stderr
+    result = runner.invoke(flow.main, ["--learner", "geometry", "--for-margin", "-1"])
+    assert result.exit_code == 2 and "--for-margin" in result.stderr
 
 
 def test_help_names_the_options():
@@ -211,7 +215,7 @@ def test_geometry_learner_learns_from_the_flow_alone(tmp_path):
     """--learner geometry: no model file; every candidate kept until --min-results results,
     then the hook fits on them (a fit counts as a fine-tuning in the summary)."""
     args = ["--learner", "geometry", "-n", "20", "--min-results", "8", "--holdout", "0.2",
-            "--jobs", "1", "--sim-group", "4", "--no-progress", "--json",
+            "--jobs", "1", "--sim-group", "4", "--no-progress", "--json", "--for-margin", "0.5",
             "--out", str(tmp_path / "run")]  # fmt: skip
     result = CliRunner().invoke(flow.main, args)
     assert result.exit_code == 0, result.output
@@ -223,3 +227,4 @@ def test_geometry_learner_learns_from_the_flow_alone(tmp_path):
     state = json.loads((tmp_path / "run" / "ota4" / "hook_state" / "state.json").read_text())
     assert state["chosen"].startswith("ridge-")  # too few labels for trees
     assert state["config"]["min_prune_share"] == 0.0
+    assert state["config"]["for_margin"] == 0.5

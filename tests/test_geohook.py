@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from magical_prune.adapters.discovery import load_placement
+from magical_prune.calibrate import calibrate_threshold
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geohook import GeometryHook, GeometryHookConfig, _counted_weights
 
@@ -71,6 +72,28 @@ def test_config_is_checked():
     for share in (-0.1, 1.0):
         with pytest.raises(MagicalPruneError, match="min_prune_share"):
             GeometryHookConfig(min_prune_share=share)
+    for margin in (-1.0, math.nan):
+        with pytest.raises(MagicalPruneError, match="for_margin"):
+            GeometryHookConfig(for_margin=margin)
+
+
+def test_calibration_counts_the_explored_candidates_and_takes_the_margin(
+    tiny_placements, monkeypatch
+):
+    import magical_prune.geohook as geohook
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(args[4:])
+        return calibrate_threshold(*args, **kwargs)
+
+    monkeypatch.setattr(geohook, "calibrate_threshold", spy)
+    config = GeometryHookConfig(min_results=16, explore=0.2, for_margin=1.5)
+    hook = GeometryHook(config)
+    for p in tiny_placements[:16]:
+        hook.update(p, p.performance)
+    assert hook.fits == 1 and seen == [(0.2, 1.5)]
 
 
 def _run(hook, placements):

@@ -14,6 +14,7 @@ from pruning_fixtures import SIZE
 
 from magical_prune import Decision, Predictor, PruneHook
 from magical_prune.adapters.magical import load_placement, read_performance
+from magical_prune.calibrate import calibrate_threshold
 from magical_prune.features import FeatureStack, extract
 from magical_prune.hook import HookConfig, weighted_rank_labels
 from magical_prune.labels import label_by_rank
@@ -204,6 +205,25 @@ def test_recalibration_that_would_prune_most_good_results_prunes_nothing(tiny, p
     assert runs[0.0].history[0]["calibration"]["uninformative"] is True
     assert runs[0.0].threshold > 1.0  # NO_PRUNE
     assert not any(runs[0.0](p).prune for p in placements[8:20])
+
+
+def test_recalibration_counts_the_explored_candidates(tiny, placements, monkeypatch):
+    """The explored share of the candidates above the threshold is kept, so the
+    recalibration's FOR counts it (magical_prune.calibrate.for_curve's ``explored``)."""
+    import magical_prune.online.retrain as retrain
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.append(args[4:])
+        return calibrate_threshold(*args, **kwargs)
+
+    monkeypatch.setattr(retrain, "calibrate_threshold", spy)
+    hook = PruneHook(tiny.model, target_for=0.2, config=quiet(min_results=8, explore=0.3))
+    for k in range(8):
+        hook(placements[k])
+        hook.update(placements[k], perf(tiny, k))
+    assert hook.version == 1 and seen == [(0.3,)]
 
 
 def test_max_good_pruned_is_checked():

@@ -87,6 +87,42 @@ def test_weighted_calibration_by_hand():
     assert same.threshold == pytest.approx(0.75) and same.n == pytest.approx(20)
 
 
+def test_explored_candidates_count_in_the_for():
+    # a hook keeps half of what it would prune: pruning 0.9 and 0.8 (both bad) keeps one of
+    # them, so 1 + 1 bad among 6 + 1 kept, not 1 of 6
+    c = for_curve(SCORES, LABELS, explored=0.5)
+    np.testing.assert_allclose(c["for"][:3], [3 / 8, 2.5 / 7.5, 2 / 7])
+    np.testing.assert_allclose(c["prune_rate"][:3], [0, 0.5 / 8, 1 / 8])
+    # a quarter explored: pruning 0.9 and 0.8 keeps 1 + 0.5 bad of 6.5 (23%, not 1/6), so
+    # the target 20% is first met with 0.6 pruned too: 0.75 bad of 4 + 1 kept (15%)
+    cal = calibrate_threshold(SCORES, LABELS, 0.2, explored=0.25)
+    plain = calibrate_threshold(SCORES, LABELS, 0.2)
+    assert plain.threshold == pytest.approx(0.75) and cal.threshold == pytest.approx(0.55)
+    assert cal.achieved_for == pytest.approx(0.15) and cal.prune_rate == pytest.approx(3 / 8)
+    assert cal.n == pytest.approx(8) and cal.base_rate == pytest.approx(3 / 8)
+    # everything explored prunes nothing: no target under the base rate is reachable
+    assert not calibrate_threshold(SCORES, LABELS, 0.2, explored=1.0).feasible
+    with pytest.raises(MagicalPruneError, match="explored"):
+        for_curve(SCORES, LABELS, explored=1.5)
+
+
+def test_margin_keeps_the_for_estimate_a_few_standard_errors_under_the_target():
+    c = for_curve(SCORES, LABELS)
+    # pruning 0.9 and 0.8: FOR 1/6 on 6 kept, standard error sqrt(1/6 * 5/6 / 6)
+    assert c["for_se"][2] == pytest.approx(np.sqrt(1 / 6 * 5 / 6 / 6))
+    # equal weights are not more layouts; one heavy layout makes fewer effective ones
+    same = for_curve(SCORES, LABELS, weights=np.full(8, 2.5))
+    np.testing.assert_allclose(same["for_se"][:8], c["for_se"][:8])
+    heavy = for_curve(SCORES, LABELS, weights=[1, 1, 1, 8, 1, 1, 1, 1])
+    assert heavy["for_se"][2] > c["for_se"][2]
+    # 1/6 + 0.152 and 1/5 + 0.179 are over 20%; pruning 0.6 too reaches FOR 0
+    cal = calibrate_threshold(SCORES, LABELS, 0.2, margin=1.0)
+    assert cal.threshold == pytest.approx(0.55) and cal.achieved_for == 0
+    assert calibrate_threshold(SCORES, LABELS, 0.2, margin=0.0).threshold == pytest.approx(0.75)
+    with pytest.raises(MagicalPruneError, match="margin"):
+        calibrate_threshold(SCORES, LABELS, 0.2, margin=-1.0)
+
+
 @pytest.mark.parametrize(
     "scores, labels, target",
     [([0.5], [1, 0], 0.1), ([], [], 0.1), ([np.nan, 0.2], [1, 0], 0.1), ([0.1], [2], 0.1),

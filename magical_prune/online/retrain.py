@@ -71,7 +71,7 @@ def refit(parent: Predictor, results: Results, config: HookConfig, goal: Goal) -
     threshold, calibration = goal.threshold, None
     if goal.recalibrate:
         threshold, calibration = _recalibrate(results.scores, labels, weights, goal,
-                                              config.max_good_pruned)  # fmt: skip
+                                              config.max_good_pruned, config.explore)  # fmt: skip
     card = _child_card(tuned, labels, critical, goal, threshold, calibration)
     predictor = Predictor(tuned.model, card, source=parent.source, device=parent.device)
     return Refit(predictor, threshold, len(labels), critical, calibration)
@@ -86,11 +86,12 @@ def result_weights(drawn: np.ndarray, goal: Goal) -> np.ndarray:
 
 def _recalibrate(
     scores: list[float], labels: np.ndarray, weights: np.ndarray, goal: Goal,
-    limit: float | None,
+    limit: float | None, explore: float = 0.0,
 ) -> tuple[float, dict[str, Any]]:  # fmt: skip
     """The threshold for the target FOR on out-of-sample scores (NO_PRUNE when infeasible
-    or when it would prune more than ``limit`` of the good results)."""
-    cal = calibrate_threshold(scores, labels, goal.target_for, weights)
+    or when it would prune more than ``limit`` of the good results). The hook keeps the
+    share ``explore`` of the candidates above it, so they count in the FOR."""
+    cal = calibrate_threshold(scores, labels, goal.target_for, weights, explore)
     calibration = cal.to_dict()
     if not cal.feasible:
         logger.warning("recalibration: %s; nothing will be pruned", cal.describe())
