@@ -110,13 +110,13 @@ def plot(results: dict, path: Path) -> None:
 _PLACEMENTS: dict[str, list] = {}  # read once in the parent, shared with forked workers
 
 
-def _replay_task(task: tuple[str, int, float, float, int]) -> dict:
-    design, seed, target, share, min_results = task
+def _replay_task(task: tuple[str, int, float, float, int, float]) -> dict:
+    design, seed, target, share, min_results, margin = task
     placements = _PLACEMENTS[design]
     metric = METRIC.get(design, "Offset_Voltage")
     order = np.random.default_rng(seed).permutation(len(placements))
     config = GeometryHookConfig(metric=metric, target_for=target, min_results=min_results,
-                                min_prune_share=share, seed=seed)  # fmt: skip
+                                min_prune_share=share, for_margin=margin, seed=seed)  # fmt: skip
     return {"design": design, "order": seed, "target_for": target, "min_prune_share": share,
             **replay(placements, metric, order, config)}  # fmt: skip
 
@@ -147,6 +147,9 @@ def main() -> None:
         default=64,
         help="results before the hook's first fit (default 64)",
     )
+    parser.add_argument("--for-margin", type=float, default=0.0,
+                        help="the hook's for_margin: standard errors of its FOR estimate kept "
+                        "under the target (default 0)")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=1, help="replays in parallel (processes)")
     parser.add_argument(
         "--out",
@@ -160,7 +163,7 @@ def main() -> None:
         layouts = find_layouts(args.runs / design)
         placements = [load_placement(p) for p in tqdm(layouts, desc=f"read {design}")]
         _PLACEMENTS[design] = [p for p in placements if metric in p.performance]
-    tasks = [(d, seed, t, share, args.min_results) for share in args.min_prune_share
+    tasks = [(d, seed, t, share, args.min_results, args.for_margin) for share in args.min_prune_share
              for t in args.target_for for d in args.designs for seed in range(args.orders)]  # fmt: skip
     if args.jobs > 1:
         with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
@@ -191,6 +194,8 @@ def write_markdown(summary: dict, args: argparse.Namespace, path: Path) -> None:
     targets = " ".join(f"{t:g}" for t in args.target_for)
     shares = " ".join(f"{s:g}" for s in args.min_prune_share)
     share_arg = "" if shares == "0" else f" --min-prune-share {shares}"
+    if args.for_margin:
+        share_arg += f" --for-margin {args.for_margin:g}"
     lines = [
         "# The online hook on designs it never saw",
         "",

@@ -95,6 +95,7 @@ class FlowOptions:
     finetune_epochs: int | None = None
     max_good_pruned: float | None = 0.5
     min_prune_share: float = 0.0
+    for_margin: float = 0.0
     sim_group: int = 8
     out: Path | None = None
     log: Path | None = None
@@ -110,6 +111,8 @@ class FlowOptions:
             raise MagicalPruneError("--jobs and --sim-group must be at least 1")
         if self.min_prune_share and self.learner != "geometry":
             raise MagicalPruneError("--min-prune-share needs --learner geometry")
+        if self.for_margin and self.learner != "geometry":
+            raise MagicalPruneError("--for-margin needs --learner geometry")
 
 
 @dataclass
@@ -452,7 +455,8 @@ def _geometry_hook(options: FlowOptions, metric: str) -> Any:
         metric=metric, target_for=0.10 if options.target_for is None else options.target_for,
         worst_percent=WORST_PERCENT, min_results=max(8, options.min_results),
         explore=options.explore, max_good_pruned=options.max_good_pruned or 1.0,
-        min_prune_share=options.min_prune_share, seed=options.seed,
+        min_prune_share=options.min_prune_share, for_margin=options.for_margin,
+        seed=options.seed,
     ))  # fmt: skip
 
 
@@ -693,6 +697,14 @@ def report(result: FlowResult) -> str:
     show_default=True,
     help="--learner geometry: once fitted, prune at least this share of the candidates "
     "(the worst-scored), whatever --target-for asks; 0 = the target alone.",
+)
+@click.option(
+    "--for-margin",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="--learner geometry: standard errors of the hook's FOR estimate to keep under "
+    "--target-for (a guard against that estimate's noise on few results).",
 )
 @click.option(
     "--background",
