@@ -32,13 +32,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from learning_curve import METRIC, PRUNE_SHARE, load_design, measures
+from learning_curve import PRUNE_SHARE, REFERENCE_DESIGNS, load_design, measures
 
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.geomodel import DesignColumns, fit_rows
 from magical_prune.labels import label_by_rank
 from magical_prune.metrics import classification_metrics
 from magical_prune.predict import design_digest
+from magical_prune.refflow.bench import design_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = 20  # examples/<design> holds layouts <design>_0 .. _19 of the same seed-0 order
@@ -46,7 +47,7 @@ EXAMPLES = 20  # examples/<design> holds layouts <design>_0 .. _19 of the same s
 
 def bundle_one(folder: Path, cache: Path, out: Path) -> dict:
     design = folder.name
-    metric = METRIC[design]
+    metric = design_metric(folder)
     d = load_design(folder, metric, cache)
     n = len(d.value)
     bundled_examples = {f"{design}_{k}" for k in range(EXAMPLES)}
@@ -92,7 +93,7 @@ def main() -> None:
     parser.add_argument("runs", type=Path, help="folder of the generated reference designs")
     parser.add_argument("--cache", type=Path, required=True)
     parser.add_argument("--out", type=Path, default=ROOT / "magical_prune/assets/geometry")
-    parser.add_argument("--designs", nargs="+", default=list(METRIC))
+    parser.add_argument("--designs", nargs="+", default=list(REFERENCE_DESIGNS))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results = []

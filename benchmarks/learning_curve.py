@@ -50,9 +50,9 @@ from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import geometry_vectors
 from magical_prune.labels import get_metric
 from magical_prune.predict import for_curve
+from magical_prune.refflow.bench import design_metric
 
-METRIC = {"ota1": "Offset_Voltage", "ota2": "Offset_Voltage", "ota3": "Offset_Voltage",
-          "ota4": "CMRR"}  # fmt: skip
+REFERENCE_DESIGNS = ("ota1", "ota2", "ota3", "ota4")
 BUDGETS = (16, 64, 200, 800, 1600)
 PRUNE_SHARE = 0.25
 FOR_TARGET = 0.10
@@ -380,7 +380,7 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
     names = args.designs or sorted(p.name for p in args.runs.iterdir() if p.is_dir()
                                    and not p.name.startswith("."))  # fmt: skip
     rows, sizes = [], {}
-    designs = [load_design(args.runs / name, METRIC.get(name, "Offset_Voltage"), args.cache)
+    designs = [load_design(args.runs / name, design_metric(args.runs / name), args.cache)
                for name in names]  # fmt: skip
     for d in designs:
         name = d.name

@@ -35,9 +35,7 @@ from tqdm import tqdm
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.geohook import GeometryHook, GeometryHookConfig
 from magical_prune.labels import get_metric
-
-METRIC = {"ota1": "Offset_Voltage", "ota2": "Offset_Voltage", "ota3": "Offset_Voltage",
-          "ota4": "CMRR"}  # fmt: skip
+from magical_prune.refflow.bench import design_metric
 
 
 def replay(placements: list, metric: str, order: np.ndarray, config: GeometryHookConfig) -> dict:
@@ -108,12 +106,13 @@ def plot(results: dict, path: Path) -> None:
 
 
 _PLACEMENTS: dict[str, list] = {}  # read once in the parent, shared with forked workers
+_METRICS: dict[str, str] = {}  # each design's label metric, from its bench.json
 
 
 def _replay_task(task: tuple[str, int, float, float, int, float]) -> dict:
     design, seed, target, share, min_results, margin = task
     placements = _PLACEMENTS[design]
-    metric = METRIC.get(design, "Offset_Voltage")
+    metric = _METRICS[design]
     order = np.random.default_rng(seed).permutation(len(placements))
     config = GeometryHookConfig(metric=metric, target_for=target, min_results=min_results,
                                 min_prune_share=share, for_margin=margin, seed=seed)  # fmt: skip
@@ -159,7 +158,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     for design in args.designs:
-        metric = METRIC.get(design, "Offset_Voltage")
+        metric = _METRICS[design] = design_metric(args.runs / design)
         layouts = find_layouts(args.runs / design)
         placements = [load_placement(p) for p in tqdm(layouts, desc=f"read {design}")]
         _PLACEMENTS[design] = [p for p in placements if metric in p.performance]

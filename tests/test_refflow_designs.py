@@ -113,3 +113,18 @@ def test_bad_bench_reports_file(tmp_path: Path) -> None:
     bad.write_text("{not json")
     with pytest.raises(MagicalPruneError, match="x.bench.json:1"):
         read_bench(bad)
+
+
+def test_design_metric_of_a_generated_folder(tmp_path: Path) -> None:
+    from magical_prune.refflow.bench import design_metric
+
+    folder = tmp_path / "myota"
+    folder.mkdir()
+    assert design_metric(folder) == "Offset_Voltage"  # no testbench: the default
+    shutil.copy(DESIGNS_DIR / "ota4" / "ota4.bench.json", folder / "ota4.bench.json")
+    assert design_metric(folder) == "CMRR"  # the one there, whatever the folder's name
+    shutil.copy(DESIGNS_DIR / "ota3" / "ota3.bench.json", folder / "ota3.bench.json")
+    with pytest.raises(MagicalPruneError, match="2 testbench descriptions"):
+        design_metric(folder)
+    shutil.copy(DESIGNS_DIR / "ota3" / "ota3.bench.json", folder / "myota.bench.json")
+    assert design_metric(folder) == "Offset_Voltage"  # the folder's own name first

@@ -17,7 +17,7 @@ from typing import Any
 from magical_prune.adapters._text import read_text
 from magical_prune.errors import MagicalPruneError, ParseError
 
-__all__ = ["Bench", "default_bench", "read_bench"]
+__all__ = ["Bench", "default_bench", "design_metric", "read_bench"]
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,17 @@ def read_bench(path: str | os.PathLike[str]) -> Bench:
         return _bench_from(data)
     except (KeyError, TypeError, ValueError) as err:
         raise ParseError(f"bad testbench description: {err!r}", path) from None
+
+
+def design_metric(folder: str | os.PathLike[str]) -> str:
+    """The label metric of a generated design folder (``refflow generate`` writes its
+    ``<design>.bench.json`` there): ``Offset_Voltage`` when the folder has none."""
+    folder = Path(folder)
+    named = folder / f"{folder.name}.bench.json"
+    found = [named] if named.is_file() else sorted(folder.glob("*.bench.json"))
+    if len(found) > 1:
+        raise ParseError(f"{len(found)} testbench descriptions; which design is this?", folder)
+    return read_bench(found[0]).metric if found else "Offset_Voltage"
 
 
 def _pair(value: Any, what: str) -> tuple[str, str]:
