@@ -20,6 +20,10 @@ What it does, in MAGICAL's own order:
 3. the callback's results (``{"Offset_Voltage": ...}``) go back to the hook
    (``hook.update``), which fine-tunes on them once it has enough.
 
+``--learner geometry`` (no ``--model``) decides with a hook that learns the design from its
+own results instead of a pretrained model's: every candidate is kept until ``--min-results``
+results came back (docs/model.md measures it on designs no model saw).
+
 ``--simulate MODULE:FUNCTION`` names your extraction and simulation: a function taking
 the candidate (:class:`magical_prune.integrations.magical.Candidate`: ``index``,
 ``weights``, ``placement``, ``folder``, ``placed`` = MAGICAL's ``PnR`` after routing) and
@@ -32,6 +36,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +76,59 @@ def _callback(spec: str | None) -> Callable[..., Any] | None:
     return found
 
 
+@dataclass(frozen=True)
+class Learning:
+    """Which hook decides: the model's (``cnn``, fine-tuned on the results) or one that
+    learns the design from its own results alone (``geometry``; docs/model.md measures it
+    on designs no model saw)."""
+
+    learner: str = "cnn"
+    metric: str = "Offset_Voltage"
+    min_results: int = 64
+    target_for: float = 0.10
+    min_prune_share: float = 0.0
+    for_margin: float = 0.0
+
+
+class _LoggedHook:
+    """A geometry hook that appends each decision to a JSON-lines file, as ``PruneHook``
+    does with ``log=``."""
+
+    def __init__(self, hook: Any, log: Path | None) -> None:
+        self.hook, self.log = hook, log
+
+    def __call__(self, placement: Any) -> Any:
+        decision = self.hook(placement)
+        if self.log is not None:
+            record = {"source": getattr(placement, "source", None), "score": decision.score,
+                      "threshold": decision.threshold, "prune": decision.prune,
+                      "reason": decision.reason, "fits": self.hook.fits}  # fmt: skip
+            with open(self.log, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        return decision
+
+    def update(self, placement: Any, performance: Any) -> bool:
+        return self.hook.update(placement, performance)
+
+
+def _hook(model: str | None, log: Path | None, learning: Learning) -> tuple[Any, Any]:
+    """The hook the enumeration calls, and the object that saves its state."""
+    if learning.learner == "geometry":
+        from magical_prune.geohook import GeometryHook, GeometryHookConfig
+
+        hook = GeometryHook(GeometryHookConfig(
+            metric=learning.metric, target_for=learning.target_for,
+            min_results=learning.min_results, min_prune_share=learning.min_prune_share,
+            for_margin=learning.for_margin,
+        ))  # fmt: skip
+        return _LoggedHook(hook, log), hook
+    from magical_prune import PruneHook
+    from magical_prune.hook import HookConfig
+
+    hook = PruneHook(model, log=log, config=HookConfig(background=False))
+    return hook, hook
+
+
 def run(
     config: Path,
     model: str | None,
@@ -81,10 +139,9 @@ def run(
     layouts: Path | None,
     log: Path | None,
     state: Path | None,
+    learning: Learning = Learning(),
 ) -> dict[str, Any]:
     """The flow above; returns the enumeration's summary as a dict."""
-    from magical_prune import PruneHook
-    from magical_prune.hook import HookConfig
     from magical_prune.integrations.magical import EnumerationConfig, NetWeightEnumeration
 
     m = _magical_modules()
@@ -101,7 +158,7 @@ def run(
     for pnr in flow.pnrs[:-1]:  # sub-circuits are routed as Flow.run routes them
         pnr.routeOnly()
 
-    hook = PruneHook(model, log=log, config=HookConfig(background=False))
+    hook, learner = _hook(model, log, learning)
     enumeration = NetWeightEnumeration(
         hook,
         m["IdeaPlaceExPy"],
@@ -111,15 +168,58 @@ def run(
     )
     summary = enumeration.run_pnr(flow.pnrs[-1], top, params.resultDir)
     if state is not None:
-        hook.save(state)
+        learner.save(state)
     out = summary.as_dict()
-    out["finetunes"] = hook.counters["finetunes"]
+    out["learner"] = learning.learner
+    out["finetunes"] = learner.counters["finetunes"]
     return out
 
 
 @click.command()
 @click.argument("config", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--model", default=None, help="Model file (default: the bundled model).")
+@click.option(
+    "--learner",
+    type=click.Choice(["cnn", "geometry"]),
+    default="cnn",
+    show_default=True,
+    help="cnn: the model decides and fine-tunes on the results; geometry: no model, the "
+    "hook learns the design from its first --min-results results (a design no model saw).",
+)
+@click.option(
+    "--metric",
+    default="Offset_Voltage",
+    show_default=True,
+    help="--learner geometry: the result your --simulate returns that it learns.",
+)
+@click.option(
+    "--min-results",
+    type=click.IntRange(min=8),
+    default=64,
+    show_default=True,
+    help="--learner geometry: results before its first fit (every candidate kept until then).",
+)
+@click.option(
+    "--target-for",
+    type=click.FloatRange(0, 1),
+    default=0.10,
+    show_default=True,
+    help="--learner geometry: the FOR its threshold is calibrated for.",
+)
+@click.option(
+    "--min-prune-share",
+    type=click.FloatRange(0, 1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="--learner geometry: once fitted, prune at least this share of the candidates.",
+)
+@click.option(
+    "--for-margin",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="--learner geometry: standard errors of its FOR estimate kept under --target-for.",
+)
 @click.option(
     "-n",
     "count",
@@ -161,17 +261,22 @@ def run(
 @click.option("--force", is_flag=True, help="Write into a non-empty --layouts or --state folder.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
 def main(
-    config: Path, model: str | None, count: int | None, seed: int, critical: tuple[str, ...],
-    simulate: str | None, layouts: Path | None, log: Path | None, state: Path | None,
-    force: bool, as_json: bool,
+    config: Path, model: str | None, learner: str, metric: str, min_results: int,
+    target_for: float, min_prune_share: float, for_margin: float, count: int | None,
+    seed: int, critical: tuple[str, ...], simulate: str | None, layouts: Path | None,
+    log: Path | None, state: Path | None, force: bool, as_json: bool,
 ) -> None:  # fmt: skip
     """Run MAGICAL on CONFIG (its flow configuration JSON) with pruning in a net-weight
     enumeration of the top circuit."""
+    learning = Learning(learner, metric, min_results, target_for, min_prune_share, for_margin)
     try:
+        if learner == "geometry" and model is not None:
+            raise MagicalPruneError("--model is for --learner cnn; geometry learns without one")
         for folder in (layouts, state):
             if folder is not None and folder.is_dir() and any(folder.iterdir()) and not force:
                 raise MagicalPruneError("not empty; use --force to write into it", folder)
-        summary = run(config, model, count, seed, critical, simulate, layouts, log, state)
+        summary = run(config, model, count, seed, critical, simulate, layouts, log, state,
+                      learning)  # fmt: skip
     except MagicalPruneError as err:
         click.echo(f"error: {err}", err=True)
         sys.exit(2)
@@ -181,7 +286,8 @@ def main(
     click.echo(
         f"{summary['candidates']} candidates on {len(summary['critical_nets'])} critical nets: "
         f"{summary['pruned']} pruned, {summary['routed']} routed, "
-        f"{summary['simulated']} simulated, {summary['finetunes']} fine-tunings"
+        f"{summary['simulated']} simulated, {summary['finetunes']} "
+        + ("fits" if learner == "geometry" else "fine-tunings")
     )
 
 

@@ -200,3 +200,30 @@ def test_example_script_errors_are_one_line(tmp_path):
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert env_less.returncode == 2 and "PYTHONPATH" in env_less.stderr
+
+
+def test_example_script_with_the_geometry_learner(tmp_path):
+    """--learner geometry: no model; it keeps every candidate until --min-results results
+    came back, fits on them, then decides (and logs each decision)."""
+    config = design(tmp_path, DESIGNS / "ota3" / "ota3.sp")
+    (tmp_path / "mysim.py").write_text(
+        "def evaluate(candidate):\n"
+        "    return {'Offset_Voltage': 1e-4 * (1 + candidate.index % 7)}\n"
+    )
+    done = _example(
+        [str(config), "-n", "12", "--learner", "geometry", "--min-results", "8",
+         "--min-prune-share", "0.25", "--for-margin", "1", "--simulate", "mysim:evaluate",
+         "--log", "decisions.jsonl", "--state", "state", "--json"],
+        tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["learner"] == "geometry" and summary["candidates"] == 12
+    assert summary["finetunes"] >= 1  # fitted once 8 results were back
+    lines = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
+    assert len(lines) == 12 and not any(d["prune"] for d in lines[:8])
+    assert all("learning" in d["reason"] for d in lines[:8])
+    saved = json.loads((tmp_path / "state" / "state.json").read_text())
+    assert saved["config"]["for_margin"] == 1.0 and saved["config"]["min_prune_share"] == 0.25
+    wrong = _example([str(config), "--learner", "geometry", "--model", "x.pt"], tmp_path)
+    assert wrong.returncode == 2 and "--learner cnn" in wrong.stderr
