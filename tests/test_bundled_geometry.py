@@ -98,6 +98,14 @@ def test_score_cli_says_which_bundled_model_it_used() -> None:
     assert "bundled ota3" not in cnn.stderr
     thresholds = {json.loads(line)["threshold"] for line in cnn.stdout.splitlines()}
     assert thresholds == {Predictor.load().threshold}
+    assert "near random" not in cnn.stderr  # the CNN asked for by name: no warning
+
+
+def test_score_cli_warns_that_the_cnn_does_not_know_another_design(tiny: Assets) -> None:
+    result = CliRunner().invoke(main, ["score", str(tiny.layouts[0]), "--json"])
+    assert result.exit_code == 0, result.output
+    line = [x for x in result.stderr.splitlines() if x.startswith("model:")]
+    assert len(line) == 1 and "learnt ota1 only" in line[0] and "GeometryHook" in line[0]
 
 
 def test_explain_default_on_a_reference_design_explains_per_device(tmp_path: Path) -> None:

@@ -198,6 +198,10 @@ def score(
     if bundled and predictor.card.family != "cnn":
         click.echo(f"model: the bundled {predictor.card.design} model ({predictor.card.arch}; "
                    "for another design, the bundled CNN)", err=True)  # fmt: skip
+    elif bundled and items:
+        click.echo(f"model: the bundled CNN, which learnt {predictor.card.design} only (on other "
+                   "designs it ranks near random, docs/model.md); for a new design, train one "
+                   "on its results or use the GeometryHook in the flow", err=True)  # fmt: skip
     scores = _score_all(predictor, paths, items, errors, keep_going, batch_size, threads)
     t = predictor.threshold
     for arg, message in failed_args.items():
