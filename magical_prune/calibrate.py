@@ -228,7 +228,7 @@ def calibrate_threshold(
         raise MagicalPruneError(f"target FOR must be in [0, 1], got {target_for}")
     c = for_curve(scores, labels, weights, explored)
     for_ = c["for"]
-    defined = ~np.isnan(for_)  # everything but pruning all
+    defined = ~np.isnan(for_)  # everything but pruning all (when nothing is explored)
     best = int(np.argmin(np.where(defined, for_, np.inf)))
 
     def rate(key: str, j: int) -> float | None:
