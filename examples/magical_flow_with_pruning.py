@@ -34,6 +34,8 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -99,16 +101,26 @@ class _LoggedHook:
 
     def __call__(self, placement: Any) -> Any:
         decision = self.hook(placement)
-        if self.log is not None:
-            record = {"source": getattr(placement, "source", None), "score": decision.score,
-                      "threshold": decision.threshold, "prune": decision.prune,
-                      "reason": decision.reason, "fits": self.hook.fits}  # fmt: skip
+        if self.log is None:
+            return decision
+        record = {"source": getattr(placement, "source", None),
+                  "score": _finite(decision.score), "threshold": _finite(decision.threshold),
+                  "prune": decision.prune, "reason": decision.reason,
+                  "fits": self.hook.fits}  # fmt: skip
+        try:
             with open(self.log, "a", encoding="utf-8") as f:
                 f.write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+        except OSError as err:  # a log that cannot be written never stops the flow
+            logging.getLogger("magical_prune.hook").warning("cannot write %s: %s", self.log, err)
         return decision
 
     def update(self, placement: Any, performance: Any) -> bool:
         return self.hook.update(placement, performance)
+
+
+def _finite(value: float) -> float | None:
+    """JSON has no NaN or infinity: a missing score or a threshold that prunes nothing."""
+    return value if math.isfinite(value) else None
 
 
 def _hook(model: str | None, log: Path | None, learning: Learning) -> tuple[Any, Any]:

@@ -222,6 +222,7 @@ def test_example_script_with_the_geometry_learner(tmp_path):
     assert summary["finetunes"] >= 1  # fitted once 8 results were back
     lines = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
     assert len(lines) == 12 and not any(d["prune"] for d in lines[:8])
+    assert lines[0]["threshold"] is None  # nothing pruned while learning: no infinity in JSON
     assert all("learning" in d["reason"] for d in lines[:8])
     saved = json.loads((tmp_path / "state" / "state.json").read_text())
     assert saved["config"]["for_margin"] == 1.0 and saved["config"]["min_prune_share"] == 0.25
