@@ -195,13 +195,8 @@ def score(
         predictor = load_scorer(model, like=[item for _, item in items])
     if threshold is not None:
         predictor.threshold = threshold
-    if bundled and predictor.card.family != "cnn":
-        click.echo(f"model: the bundled {predictor.card.design} model ({predictor.card.arch}; "
-                   "for another design, the bundled CNN)", err=True)  # fmt: skip
-    elif bundled and items:
-        click.echo(f"model: the bundled CNN, which learnt {predictor.card.design} only (on other "
-                   "designs it ranks near random, docs/model.md); for a new design, train one "
-                   "on its results or use the GeometryHook in the flow", err=True)  # fmt: skip
+    if bundled and items:
+        _say_which_bundled_model(predictor.card)
     scores = _score_all(predictor, paths, items, errors, keep_going, batch_size, threads)
     t = predictor.threshold
     for arg, message in failed_args.items():
@@ -253,6 +248,17 @@ def _each(
                 raise err.at(paths[i]) from None
             errors[i] = str(err.at(paths[i]))
     return out
+
+
+def _say_which_bundled_model(card: Any) -> None:
+    """One stderr line: which bundled model ``default`` chose for these inputs."""
+    if card.family != "cnn":
+        click.echo(f"model: the bundled {card.design} model ({card.arch}; for another design, "
+                   "the bundled CNN)", err=True)  # fmt: skip
+    else:
+        click.echo(f"model: the bundled CNN, which learnt {card.design} only (on other designs "
+                   "it ranks near random, docs/model.md); for a new design, train one on its "
+                   "results or use the GeometryHook in the flow", err=True)  # fmt: skip
 
 
 def _load_all(
