@@ -111,8 +111,6 @@ class FlowOptions:
             raise MagicalPruneError("--jobs and --sim-group must be at least 1")
         if self.min_prune_share and self.learner != "geometry":
             raise MagicalPruneError("--min-prune-share needs --learner geometry")
-        if self.for_margin and self.learner != "geometry":
-            raise MagicalPruneError("--for-margin needs --learner geometry")
 
 
 @dataclass
@@ -255,6 +253,7 @@ def run_flow(options: FlowOptions) -> FlowResult:
                 freeze=options.freeze,
                 epochs=options.finetune_epochs,
                 max_good_pruned=options.max_good_pruned,
+                for_margin=options.for_margin,
                 seed=options.seed,
             ),
         )
@@ -703,8 +702,8 @@ def report(result: FlowResult) -> str:
     type=click.FloatRange(0),
     default=0.0,
     show_default=True,
-    help="--learner geometry: standard errors of the hook's FOR estimate to keep under "
-    "--target-for (a guard against that estimate's noise on few results).",
+    help="Standard errors of the hook's FOR estimate to keep under --target-for when it "
+    "(re)calibrates (a guard against that estimate's noise on few results).",
 )
 @click.option(
     "--background",

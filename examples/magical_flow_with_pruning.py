@@ -137,7 +137,8 @@ def _hook(model: str | None, log: Path | None, learning: Learning) -> tuple[Any,
     from magical_prune import PruneHook
     from magical_prune.hook import HookConfig
 
-    hook = PruneHook(model, log=log, config=HookConfig(background=False))
+    config = HookConfig(background=False, for_margin=learning.for_margin)
+    hook = PruneHook(model, log=log, config=config)
     return hook, hook
 
 
@@ -230,7 +231,7 @@ def run(
     type=click.FloatRange(0),
     default=0.0,
     show_default=True,
-    help="--learner geometry: standard errors of its FOR estimate kept under --target-for.",
+    help="Standard errors of the hook's FOR estimate kept under its target when it (re)calibrates.",
 )
 @click.option(
     "-n",

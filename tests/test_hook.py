@@ -209,7 +209,8 @@ def test_recalibration_that_would_prune_most_good_results_prunes_nothing(tiny, p
 
 def test_recalibration_counts_the_explored_candidates(tiny, placements, monkeypatch):
     """The explored share of the candidates above the threshold is kept, so the
-    recalibration's FOR counts it (magical_prune.calibrate.for_curve's ``explored``)."""
+    recalibration's FOR counts it (magical_prune.calibrate.for_curve's ``explored``); the
+    margin goes with it."""
     import magical_prune.online.retrain as retrain
 
     seen = []
@@ -219,11 +220,14 @@ def test_recalibration_counts_the_explored_candidates(tiny, placements, monkeypa
         return calibrate_threshold(*args, **kwargs)
 
     monkeypatch.setattr(retrain, "calibrate_threshold", spy)
-    hook = PruneHook(tiny.model, target_for=0.2, config=quiet(min_results=8, explore=0.3))
+    config = quiet(min_results=8, explore=0.3, for_margin=1.5)
+    hook = PruneHook(tiny.model, target_for=0.2, config=config)
     for k in range(8):
         hook(placements[k])
         hook.update(placements[k], perf(tiny, k))
-    assert hook.version == 1 and seen == [(0.3,)]
+    assert hook.version == 1 and seen == [(0.3, 1.5)]
+    with pytest.raises(Exception, match="for_margin"):
+        HookConfig(for_margin=-1.0)
 
 
 def test_max_good_pruned_is_checked():

@@ -4,6 +4,7 @@ it learns when a setting is left to the model: the model's metric, cut and calib
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
@@ -30,6 +31,9 @@ class HookConfig:
         max_results: keep at most this many results (the oldest are dropped); each costs
             ``6 * size * size * 4`` bytes of features (98 KB at 64x64).
         explore: share of would-be-pruned candidates kept anyway (see the module docs).
+        for_margin: standard errors of the recalibration's FOR estimate kept under the
+            target (0: the estimate itself; see :func:`magical_prune.calibrate.
+            calibrate_threshold`).
         recalibrate: recalibrate the threshold after fine-tuning (needs a target FOR).
         max_good_pruned: the most the recalibrated threshold may prune of the good results
             (weighted). A model that reaches the target FOR only by pruning more than that
@@ -56,6 +60,7 @@ class HookConfig:
     refit_every: int = 16
     max_results: int | None = 4096
     explore: float = 0.05
+    for_margin: float = 0.0
     recalibrate: bool = True
     max_good_pruned: float | None = 0.5
     epochs: int | None = None
@@ -75,6 +80,8 @@ class HookConfig:
             raise MagicalPruneError("max_results must be at least min_results")
         if not 0.0 <= self.explore < 1.0:
             raise MagicalPruneError(f"explore must be in [0, 1), got {self.explore}")
+        if not (math.isfinite(self.for_margin) and self.for_margin >= 0.0):
+            raise MagicalPruneError(f"for_margin must be a number >= 0, got {self.for_margin}")
         if self.max_good_pruned is not None and not 0.0 <= self.max_good_pruned <= 1.0:
             raise MagicalPruneError(
                 f"max_good_pruned must be in [0, 1], got {self.max_good_pruned}"

@@ -70,8 +70,7 @@ def refit(parent: Predictor, results: Results, config: HookConfig, goal: Goal) -
                            record=parent.card.parent_record(path=parent.source))  # fmt: skip
     threshold, calibration = goal.threshold, None
     if goal.recalibrate:
-        threshold, calibration = _recalibrate(results.scores, labels, weights, goal,
-                                              config.max_good_pruned, config.explore)  # fmt: skip
+        threshold, calibration = _recalibrate(results.scores, labels, weights, goal, config)
     card = _child_card(tuned, labels, critical, goal, threshold, calibration)
     predictor = Predictor(tuned.model, card, source=parent.source, device=parent.device)
     return Refit(predictor, threshold, len(labels), critical, calibration)
@@ -86,12 +85,15 @@ def result_weights(drawn: np.ndarray, goal: Goal) -> np.ndarray:
 
 def _recalibrate(
     scores: list[float], labels: np.ndarray, weights: np.ndarray, goal: Goal,
-    limit: float | None, explore: float = 0.0,
+    config: HookConfig,
 ) -> tuple[float, dict[str, Any]]:  # fmt: skip
     """The threshold for the target FOR on out-of-sample scores (NO_PRUNE when infeasible
-    or when it would prune more than ``limit`` of the good results). The hook keeps the
-    share ``explore`` of the candidates above it, so they count in the FOR."""
-    cal = calibrate_threshold(scores, labels, goal.target_for, weights, explore)
+    or when it would prune more than ``config.max_good_pruned`` of the good results). The
+    hook keeps the share ``config.explore`` of the candidates above it, so they count in the
+    FOR; ``config.for_margin`` standard errors of it are kept under the target."""
+    limit = config.max_good_pruned
+    cal = calibrate_threshold(scores, labels, goal.target_for, weights, config.explore,
+                              config.for_margin)  # fmt: skip
     calibration = cal.to_dict()
     if not cal.feasible:
         logger.warning("recalibration: %s; nothing will be pruned", cal.describe())
