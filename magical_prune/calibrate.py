@@ -31,6 +31,7 @@ __all__ = [
     "NO_PRUNE",
     "Calibration",
     "calibrate_threshold",
+    "check_margin",
     "check_threshold",
     "explored_weight",
     "for_curve",
@@ -49,6 +50,13 @@ def check_threshold(value: float, where: str | None = None) -> float:
     if not math.isfinite(t) or t < 0:
         raise MagicalPruneError(f"threshold must be a finite number >= 0, got {value!r}", where)
     return t
+
+
+def check_margin(value: float, name: str = "margin") -> float:
+    """A usable FOR margin (standard errors kept under the target): finite and >= 0."""
+    if not (math.isfinite(float(value)) and float(value) >= 0.0):
+        raise MagicalPruneError(f"{name} must be a number >= 0, got {value}")
+    return float(value)
 
 
 def explored_weight(pruned: int, explored: int) -> float:
@@ -235,9 +243,7 @@ def calibrate_threshold(
         v = float(c[key][j])
         return None if math.isnan(v) else v
 
-    if not (math.isfinite(float(margin)) and float(margin) >= 0):
-        raise MagicalPruneError(f"margin must be a number >= 0, got {margin}")
-    upper = for_ + float(margin) * np.nan_to_num(c["for_se"])
+    upper = for_ + check_margin(margin) * np.nan_to_num(c["for_se"])
     ok = np.nonzero(defined & (upper <= float(target_for) + 1e-12))[0]
     j = int(ok[0]) if len(ok) else 0
     n = float(c["total"])

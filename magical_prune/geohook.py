@@ -49,7 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
-from magical_prune.calibrate import calibrate_threshold, explored_weight
+from magical_prune.calibrate import calibrate_threshold, check_margin, explored_weight
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geolearn import GeometryLearner, LearnerConfig, stack_vectors
 from magical_prune.geometry import GeometryVectors, geometry_vectors
@@ -98,8 +98,7 @@ class GeometryHookConfig:
             raise MagicalPruneError(f"explore must be in (0, 1], got {self.explore}")
         if self.min_results < 8:
             raise MagicalPruneError(f"min_results must be at least 8, got {self.min_results}")
-        if not (math.isfinite(self.for_margin) and self.for_margin >= 0.0):
-            raise MagicalPruneError(f"for_margin must be a number >= 0, got {self.for_margin}")
+        check_margin(self.for_margin, "for_margin")
         if not 0.0 <= self.min_prune_share < 1.0:
             raise MagicalPruneError(
                 f"min_prune_share must be in [0, 1), got {self.min_prune_share}"

@@ -4,11 +4,11 @@ it learns when a setting is left to the model: the model's metric, cut and calib
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from magical_prune.calibrate import check_margin
 from magical_prune.card import ModelCard
 from magical_prune.errors import MagicalPruneError
 
@@ -80,8 +80,7 @@ class HookConfig:
             raise MagicalPruneError("max_results must be at least min_results")
         if not 0.0 <= self.explore < 1.0:
             raise MagicalPruneError(f"explore must be in [0, 1), got {self.explore}")
-        if not (math.isfinite(self.for_margin) and self.for_margin >= 0.0):
-            raise MagicalPruneError(f"for_margin must be a number >= 0, got {self.for_margin}")
+        check_margin(self.for_margin, "for_margin")
         if self.max_good_pruned is not None and not 0.0 <= self.max_good_pruned <= 1.0:
             raise MagicalPruneError(
                 f"max_good_pruned must be in [0, 1], got {self.max_good_pruned}"
