@@ -106,13 +106,11 @@ def plot(results: dict, path: Path) -> None:
 
 
 _PLACEMENTS: dict[str, list] = {}  # read once in the parent, shared with forked workers
-_METRICS: dict[str, str] = {}  # each design's label metric, from its bench.json
 
 
-def _replay_task(task: tuple[str, int, float, float, int, float]) -> dict:
-    design, seed, target, share, min_results, margin = task
+def _replay_task(task: tuple[str, str, int, float, float, int, float]) -> dict:
+    design, metric, seed, target, share, min_results, margin = task
     placements = _PLACEMENTS[design]
-    metric = _METRICS[design]
     order = np.random.default_rng(seed).permutation(len(placements))
     config = GeometryHookConfig(metric=metric, target_for=target, min_results=min_results,
                                 min_prune_share=share, for_margin=margin, seed=seed)  # fmt: skip
@@ -157,13 +155,15 @@ def main() -> None:
         help="where online_hook.{md,json,png} go (default: docs/results)",
     )
     args = parser.parse_args()
+    metrics: dict[str, str] = {}  # each design's label metric, from its bench.json
     for design in args.designs:
-        metric = _METRICS[design] = design_metric(args.runs / design)
+        metric = metrics[design] = design_metric(args.runs / design)
         layouts = find_layouts(args.runs / design)
         placements = [load_placement(p) for p in tqdm(layouts, desc=f"read {design}")]
         _PLACEMENTS[design] = [p for p in placements if metric in p.performance]
-    tasks = [(d, seed, t, share, args.min_results, args.for_margin) for share in args.min_prune_share
-             for t in args.target_for for d in args.designs for seed in range(args.orders)]  # fmt: skip
+    tasks = [(d, metrics[d], seed, t, share, args.min_results, args.for_margin)
+             for share in args.min_prune_share for t in args.target_for for d in args.designs
+             for seed in range(args.orders)]  # fmt: skip
     if args.jobs > 1:
         with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
             runs = list(pool.imap(_replay_task, tasks))
