@@ -35,6 +35,7 @@ __all__ = [
     "check_threshold",
     "explored_weight",
     "for_curve",
+    "wilson_upper",
 ]
 
 #: a threshold above every probability: nothing is pruned
@@ -57,6 +58,21 @@ def check_margin(value: float, name: str = "margin") -> float:
     if not (math.isfinite(float(value)) and float(value) >= 0.0):
         raise MagicalPruneError(f"{name} must be a number >= 0, got {value}")
     return float(value)
+
+
+def wilson_upper(rate: np.ndarray, count: np.ndarray, z: float) -> np.ndarray:
+    """Upper end of Wilson's score interval of a proportion ``rate`` seen on ``count``
+    (effective) results, ``z`` standard errors wide; ``rate`` itself at ``z = 0``, and NaN
+    where ``rate`` is. Unlike ``rate + z * se`` it stays above 0 when no bad result is kept
+    (about ``z**2 / count``), where the normal error is 0 and promises a FOR of 0."""
+    p = np.asarray(rate, dtype=np.float64)
+    if z == 0:
+        return p
+    n = np.maximum(np.asarray(count, dtype=np.float64), 1e-12)
+    z2 = z * z
+    with np.errstate(invalid="ignore"):
+        spread = z * np.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
+    return (p + z2 / (2.0 * n) + spread) / (1.0 + z2 / n)
 
 
 def explored_weight(pruned: int, explored: int) -> float:
@@ -177,7 +193,8 @@ def for_curve(
         ``threshold``, ``pruned`` (weighted count), ``prune_rate``, ``for`` (NaN where
         nothing is kept), ``good_pruned`` and ``bad_pruned`` (NaN without good / bad
         layouts), ``for_se`` (the FOR's standard error, from the kept layouts' effective
-        count), one entry per distinct decision; ``total``: the (weighted) layouts.
+        count ``kept_effective``), one entry per distinct decision; ``total``: the
+        (weighted) layouts.
     """
     s, y, w = _check_scores_labels(scores, labels, weights)
     if not 0.0 <= float(explored) <= 1.0:
@@ -199,11 +216,13 @@ def for_curve(
     with np.errstate(invalid="ignore", divide="ignore"):
         for_ = np.where(kept > tiny, (bad - pruned_bad) / kept, np.nan)
         for_se = np.sqrt(for_ * (1.0 - for_) * np.maximum(kept_sq, 0.0)) / kept
+        kept_effective = np.where(kept_sq > 0, kept**2 / np.maximum(kept_sq, tiny**2), 0.0)
         good_pruned = np.full(len(cuts), np.nan) if good <= tiny else (pruned_w - pruned_bad) / good
         bad_pruned = np.full(len(cuts), np.nan) if bad <= tiny else pruned_bad / bad
     threshold = np.concatenate([[NO_PRUNE], (s[drops - 1] + s[drops]) / 2.0, [s[-1]]])
     return {"threshold": threshold, "pruned": pruned_w, "prune_rate": pruned_w / total,
-            "for": for_, "for_se": for_se, "good_pruned": good_pruned,
+            "for": for_, "for_se": for_se, "kept_effective": kept_effective,
+            "good_pruned": good_pruned,
             "bad_pruned": bad_pruned, "total": np.float64(total)}  # fmt: skip
 
 
@@ -226,7 +245,9 @@ def calibrate_threshold(
         weights: optional positive weights per layout (see :func:`for_curve`).
         explored: share of the would-be-pruned layouts kept anyway (see :func:`for_curve`).
         margin: standard errors of the FOR estimate to keep under the target (0: the
-            estimate itself); a guard against the estimate's noise on few results.
+            estimate itself); a guard against the estimate's noise on few results. The
+            bound is Wilson's (:func:`wilson_upper`), not estimate + margin * error, so a
+            FOR of 0 on a few kept results does not count as certain.
 
     Returns:
         The chosen threshold and what it achieves and costs on these layouts;
@@ -243,7 +264,7 @@ def calibrate_threshold(
         v = float(c[key][j])
         return None if math.isnan(v) else v
 
-    upper = for_ + check_margin(margin) * np.nan_to_num(c["for_se"])
+    upper = wilson_upper(for_, c["kept_effective"], check_margin(margin))
     ok = np.nonzero(defined & (upper <= float(target_for) + 1e-12))[0]
     j = int(ok[0]) if len(ok) else 0
     n = float(c["total"])

@@ -14,6 +14,7 @@ from pruning_fixtures import SIZE
 
 from magical_prune import predict
 from magical_prune.adapters.magical import load_placement
+from magical_prune.calibrate import wilson_upper
 from magical_prune.checkpoint import read_checkpoint, save_checkpoint
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.features import IMAGE_NAMES, FeatureStack, extract
@@ -121,6 +122,26 @@ def test_margin_keeps_the_for_estimate_a_few_standard_errors_under_the_target():
     assert calibrate_threshold(SCORES, LABELS, 0.2, margin=0.0).threshold == pytest.approx(0.75)
     with pytest.raises(MagicalPruneError, match="margin"):
         calibrate_threshold(SCORES, LABELS, 0.2, margin=-1.0)
+
+
+def test_the_margin_is_a_wilson_bound_so_no_bad_result_kept_is_not_a_certain_for_of_0():
+    # 10 bad of 100: Wilson's 95% interval ends at 17.44%; z = 0 is the estimate itself
+    assert wilson_upper(np.array([0.1]), np.array([100.0]), 1.96)[0] == pytest.approx(
+        0.1744, abs=1e-4
+    )
+    np.testing.assert_allclose(
+        wilson_upper(np.array([0.3, 0.0]), np.array([5.0, 5.0]), 0.0), [0.3, 0]
+    )
+    # none bad of 4 kept: 1 / (4 + 1) at one standard error (the normal error says 0)
+    assert wilson_upper(np.array([0.0]), np.array([4.0]), 1.0)[0] == pytest.approx(0.2)
+    c = for_curve(SCORES, LABELS)
+    assert c["kept_effective"][4] == pytest.approx(4) and c["for"][4] == 0
+    # so a 15% target is out of reach with 8 results: pruning to FOR 0 leaves 4 kept
+    assert calibrate_threshold(SCORES, LABELS, 0.15, margin=0.0).threshold == pytest.approx(0.55)
+    assert not calibrate_threshold(SCORES, LABELS, 0.15, margin=1.0).feasible
+    # weights: the effective count of the kept results, not their weight
+    heavy = for_curve(SCORES, LABELS, weights=[1, 1, 1, 1, 1, 1, 1, 4])
+    assert heavy["kept_effective"][4] == pytest.approx(49 / 19)
 
 
 @pytest.mark.parametrize(
