@@ -175,6 +175,6 @@ def _check_transferable(model: Path, command: str) -> None:
     if card.family != "cnn":
         raise click.UsageError(
             f"{command} transfers a CNN's weights to a new design; {model} is a "
-            f"{card.family} model, which learns one design: train one on the new design's "
+            f"{card.family} model, which has none to transfer: train one on the new design's "
             "labels with `magical-prune train DATA --learner geometry`"
         )

@@ -175,10 +175,11 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
         check_output(plot, force)
     from magical_prune.errors import CheckpointError
     from magical_prune.geomodel import GeometryScorer
-    from magical_prune.predict import load_scorer, resolve_model_path
+    from magical_prune.predict import load_scorer, refuse_prior, resolve_model_path
 
     model = resolve_model_path(model)
     scorer = load_scorer(model, device=device)
+    refuse_prior(scorer)
     ds = _open(data, metric, worst_percent, balanced, True, scorer.card)
     try:
         if isinstance(scorer, GeometryScorer):
@@ -264,7 +265,7 @@ def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float |
     """
     from magical_prune.fewshot import fewshot as run
     from magical_prune.fewshot import format_summary
-    from magical_prune.predict import load_scorer, resolve_model_path
+    from magical_prune.predict import load_scorer, refuse_prior, resolve_model_path
     from magical_prune.training import TrainConfig
 
     _check_device(device, threads)
@@ -273,6 +274,7 @@ def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float |
         check_output(details, force)
     ds = _open(data, metric, worst_percent, False, True)
     scorer = load_scorer(model)
+    refuse_prior(scorer)
     if scorer.card.family == "geometry":
         from magical_prune.geofewshot import geometry_fewshot
 

@@ -68,6 +68,16 @@ def describe_card(card: ModelCard, path: str, bundled: bool) -> list[str]:
         widths = (card.extra.get("geometry") or {}).get("widths") or ()
         lines.append(f"inputs:         geometry rows, {sum(widths)} numbers (layout, pairs, "
                      "heat, roles) of one design")  # fmt: skip
+    elif card.family == "role-prior":
+        info = card.extra.get("role-prior") or {}
+        lines.append(
+            f"inputs:         {len(info.get('features') or ())} design-agnostic "
+            f"numbers per layout; learnt on {', '.join(info.get('sources') or ())}"
+        )
+        zero = ((card.test_metrics or {}).get("per_design") or {}).items()
+        lines.extend(f"zero-shot:      {d}: FOR {_pct(r.get('for_zero_shot'))} at 25% pruned "
+                     f"(random {_pct(r.get('random_for'))}), learnt without {d}"
+                     for d, r in zero)  # fmt: skip
     else:
         lines.append(f"images:         {inputs.image_size}x{inputs.image_size}, "
                      f"rasterizer {inputs.rasterizer}")  # fmt: skip

@@ -252,7 +252,14 @@ def _each(
 
 def _say_which_bundled_model(card: Any) -> None:
     """One stderr line: which bundled model ``default`` chose for these inputs."""
-    if card.family != "cnn":
+    if card.family == "role-prior":
+        info = card.extra.get("role-prior") or {}
+        click.echo(f"model: the bundled design-agnostic prior (learnt on "
+                   f"{', '.join(info.get('sources') or ())}, not on this design; its typical "
+                   f"layout read off the {info.get('adapted_on')} layouts given): it ranks "
+                   "without labels, with no FOR promise (docs/model.md, Zero-shot); for one, "
+                   "learn this design's results (GeometryHook)", err=True)  # fmt: skip
+    elif card.family != "cnn":
         click.echo(f"model: the bundled {card.design} model ({card.arch}; for another design, "
                    "the bundled CNN)", err=True)  # fmt: skip
     else:

@@ -25,12 +25,14 @@ from magical_prune.models.fast import fast_inference, torch_threads
 from magical_prune.predict.calibrate_data import CalibrationResult, calibrate_checkpoint
 from magical_prune.predict.loading import (
     BUNDLED_GEOMETRY,
+    BUNDLED_PRIOR,
     DEFAULT_CNN_NAME,
     DEFAULT_NAME,
     bundled_design_models,
     design_digest,
     is_default,
     load_scorer,
+    refuse_prior,
     resolve_model_path,
 )
 from magical_prune.predict.predictor import (
@@ -52,6 +54,7 @@ __all__ = [
     "CalibrationResult",
     "Predictor",
     "BUNDLED_GEOMETRY",
+    "BUNDLED_PRIOR",
     "bundled_design_models",
     "bundled_model_path",
     "design_digest",
@@ -61,6 +64,7 @@ __all__ = [
     "check_threshold",
     "for_curve",
     "load_scorer",
+    "refuse_prior",
     "resolve_model_path",
     "fast_inference",
     "torch_threads",

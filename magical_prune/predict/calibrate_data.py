@@ -22,7 +22,7 @@ from magical_prune.checkpoint import check_fits
 from magical_prune.dataset import LabelledDataset
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geomodel import GeometryScorer
-from magical_prune.predict.loading import load_scorer
+from magical_prune.predict.loading import load_scorer, refuse_prior
 from magical_prune.predict.predictor import DEFAULT_BATCH
 from magical_prune.scorer import Scorer
 
@@ -79,6 +79,7 @@ def calibrate_checkpoint(
     if split not in ("test", "all"):
         raise MagicalPruneError(f"split must be 'test' or 'all', got {split!r}")
     predictor = model if isinstance(model, Scorer) else load_scorer(model)
+    refuse_prior(predictor)
     dataset = _open(predictor, data, metric, worst_percent, progress)
     positions = _positions(dataset, predictor.card, split)
     if len(positions) == 0:

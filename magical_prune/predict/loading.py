@@ -11,7 +11,10 @@ design's :func:`design_digest` in ``assets/geometry/index.json``; made by
 ``benchmarks/bundle_geometry.py``). A geometry model learnt on a design ranks its layouts far
 better than the CNN (docs/model.md), but reads that design only; so ``default`` given the
 placements to score (``like``) is the design's own geometry model when all of them are of one
-reference design, and the CNN otherwise.
+reference design; for layouts of one other design, at least
+:data:`~magical_prune.roleprior.MIN_LAYOUTS` of them, the design-agnostic prior
+(``assets/role_prior.pt``, :mod:`magical_prune.priormodel`) adapted to them; and the CNN
+otherwise (a single layout of a new design, mixed designs).
 """
 
 from __future__ import annotations
@@ -32,16 +35,21 @@ from magical_prune.geomodel import FAMILY as GEOMETRY
 from magical_prune.geomodel import GeometryScorer
 from magical_prune.placement import Placement
 from magical_prune.predict.predictor import Predictor, bundled_model_path
+from magical_prune.priormodel import FAMILY as PRIOR
+from magical_prune.priormodel import PriorScorer
+from magical_prune.roleprior import MIN_LAYOUTS
 from magical_prune.scorer import Scorer
 
 __all__ = [
     "BUNDLED_GEOMETRY",
+    "BUNDLED_PRIOR",
     "DEFAULT_CNN_NAME",
     "DEFAULT_NAME",
     "bundled_design_models",
     "design_digest",
     "is_default",
     "load_scorer",
+    "refuse_prior",
     "resolve_model_path",
 ]
 
@@ -51,6 +59,8 @@ DEFAULT_NAME = "default"
 DEFAULT_CNN_NAME = "default-cnn"
 #: the bundled per-design geometry models, relative to the package folder
 BUNDLED_GEOMETRY = "assets/geometry"
+#: the bundled design-agnostic prior, relative to the package folder
+BUNDLED_PRIOR = "assets/role_prior.pt"
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
@@ -116,6 +126,31 @@ def _design_model(like: Any) -> Path | None:
     return None if found is None else found[1]
 
 
+def _adapted_prior(like: Any) -> PriorScorer | None:
+    """The bundled prior adapted to ``like`` when they are enough layouts of one design."""
+    items = [like] if isinstance(like, Placement) else list(like)
+    if len(items) < MIN_LAYOUTS or not all(isinstance(p, Placement) for p in items):
+        return None
+    path = Path(os.fspath(resources.files("magical_prune").joinpath(BUNDLED_PRIOR)))  # type: ignore[arg-type]
+    if not path.is_file():
+        return None
+    try:
+        return PriorScorer.load(path).adapt(items)
+    except (MagicalPruneError, KeyError):
+        return None  # mixed designs, or geometry the prior cannot read: the CNN scores them
+
+
+def refuse_prior(scorer: Scorer) -> None:
+    """Commands that score a data set refuse the prior: it reads placements of the design it
+    was adapted to, and its card promises no FOR to evaluate or calibrate against."""
+    if scorer.card.family == PRIOR:
+        raise CheckpointError(
+            "the design-agnostic prior scores placements (`score`, `load_scorer(like=...)`), "
+            "not data sets: train a model on the design's labels (`train --learner geometry`)",
+            scorer.source,
+        )
+
+
 def load_scorer(
     model: str | os.PathLike[str] | None = None,
     device: str = "cpu",
@@ -128,14 +163,21 @@ def load_scorer(
         CheckpointError: unreadable file, or a learner family this version does not know.
     """
     own = _design_model(like) if like is not None and is_default(model) else None
+    if own is None and like is not None and is_default(model):
+        prior = _adapted_prior(like)
+        if prior is not None:
+            return prior
     path = resolve_model_path(model) if own is None else own
     state, card = read_model(path)  # read once, whatever learnt it
     if card.family == GEOMETRY:
         return GeometryScorer.from_state(state, card, os.fspath(path))
+    if card.family == PRIOR:
+        return PriorScorer.from_state(state, card, os.fspath(path))
     if card.family == "cnn":
         net = build_model(state, card, path, device)
         return Predictor(net, card, source=path, device=device)
     raise CheckpointError(
-        f"model learnt by {card.family!r}; this magical-prune reads cnn and {GEOMETRY} models",
+        f"model learnt by {card.family!r}; this magical-prune reads cnn, {GEOMETRY} and {PRIOR} "
+        "models",
         path,
     )

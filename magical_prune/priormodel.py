@@ -1,0 +1,197 @@
+"""The design-agnostic prior (:mod:`magical_prune.roleprior`) as a model file and a Scorer.
+
+The bundled file (``assets/role_prior.pt``, made by ``benchmarks/bundle_prior.py``) holds
+the pooled weights and, fitted on the same source designs, the map from predicted badness
+rank to P(worst quarter) and the threshold that prunes a quarter of a design's layouts. It
+knows no design until :meth:`PriorScorer.adapt` reads one's typical geometry off unlabelled
+layouts of it; from then on it scores layouts of that design only (its column digest), each
+on its own, like any other model. ``default`` on a design with no bundled geometry model
+adapts it on the layouts given (:func:`magical_prune.predict.load_scorer`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from magical_prune.calibrate import check_threshold
+from magical_prune.card import DataRecord, InputSpec, LabelSpec, ModelCard
+from magical_prune.checkpoint import read_model, save_model
+from magical_prune.errors import CheckpointError, MagicalPruneError
+from magical_prune.geometry import column_digest, geometry_vectors
+from magical_prune.placement import Placement
+from magical_prune.roleprior import (
+    FEATURE_NAMES,
+    MIN_LAYOUTS,
+    DesignStats,
+    RolePrior,
+    raw_inputs_of,
+)
+
+__all__ = ["FAMILY", "PriorScorer", "pretrained_scorer"]
+
+FAMILY = "role-prior"
+SCORE_DECIMALS = 6
+#: share of a design's layouts the card's threshold prunes (fitted on the source designs)
+PRUNE_SHARE = 0.25
+
+
+class _Arrays(torch.nn.Module):
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        super().__init__()
+        for key, value in arrays.items():
+            self.register_buffer(key, torch.from_numpy(np.asarray(value, dtype=np.float64)))
+
+
+@dataclass
+class PriorScorer:
+    """The pooled prior, with a design's typical geometry once adapted (implements Scorer)."""
+
+    prior: RolePrior
+    card: ModelCard
+    stats: DesignStats | None = None
+    source: str | None = None
+
+    @property
+    def threshold(self) -> float:
+        return self.card.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.card = self.card.with_threshold(check_threshold(value, self.source))
+
+    @property
+    def _info(self) -> Mapping[str, Any]:
+        return self.card.extra.get(FAMILY) or {}
+
+    # -- a design ---------------------------------------------------------------------
+    def adapt(self, placements: Sequence[Placement], design: str | None = None) -> PriorScorer:
+        """This prior with the typical geometry of ``placements`` (unlabelled layouts of one
+        design, at least :data:`~magical_prune.roleprior.MIN_LAYOUTS`)."""
+        items = list(placements)
+        digests = {column_digest(p) for p in items}
+        if len(digests) > 1:
+            raise MagicalPruneError("the prior adapts to layouts of one design; these are of "
+                                    f"{len(digests)} designs")  # fmt: skip
+        stats = DesignStats.of(self._raw(items))
+        info = {**self._info, "columns_sha256": digests.pop(), "devices": len(items[0].names),
+                "mean": stats.mean.tolist(), "spread": stats.spread.tolist(),
+                "adapted_on": stats.layouts}  # fmt: skip
+        name = design or items[0].circuit.name or None
+        card = replace(self.card, extra={**self.card.extra, FAMILY: info},
+                       data=DataRecord(design=name, n_layouts=stats.layouts))  # fmt: skip
+        return PriorScorer(self.prior, card, stats, self.source)
+
+    @staticmethod
+    def _raw(items: Sequence[Placement]) -> np.ndarray:
+        return raw_inputs_of([geometry_vectors(p) for p in items], len(items[0].names))
+
+    # -- Scorer -----------------------------------------------------------------------
+    def prepare(self, placements: Sequence[Placement] | Placement) -> np.ndarray:
+        """``(N, 12)`` raw inputs (:func:`~magical_prune.roleprior.raw_inputs`)."""
+        items = [placements] if isinstance(placements, Placement) else list(placements)
+        if self.stats is None:
+            raise MagicalPruneError(
+                "the design-agnostic prior has not read this design's typical layout: score "
+                f"at least {MIN_LAYOUTS} of its layouts together",
+                self.source,
+            )
+        for p in items:
+            if not isinstance(p, Placement):
+                raise MagicalPruneError(f"the prior scores placements, not {type(p).__name__}")
+            if column_digest(p) != self._info.get("columns_sha256"):
+                raise CheckpointError(
+                    f"the prior was adapted to {self.card.design or 'another design'}; this "
+                    "placement's devices and nets do not line up with it", self.source
+                )  # fmt: skip
+        return self._raw(items) if items else np.zeros((0, 12))
+
+    def score_prepared(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """P(prune) of prepared rows (all at once: they are small)."""
+        assert self.stats is not None
+        rank = self.prior.predict(self.stats.standardise(x))
+        slope, intercept = (float(v) for v in self._info["probability"])
+        with np.errstate(over="ignore"):
+            p = 1.0 / (1.0 + np.exp(-(slope * rank + intercept)))
+        return np.round(p, SCORE_DECIMALS)
+
+    def score(self, placements: Placement | Sequence[Placement]) -> np.ndarray:
+        scores = self.score_prepared(self.prepare(placements))
+        if np.isnan(scores).any():
+            raise MagicalPruneError("the prior gave NaN scores", self.source)
+        return scores
+
+    def decide(self, scores: np.ndarray | float, threshold: float | None = None) -> np.ndarray:
+        t = self.threshold if threshold is None else check_threshold(threshold)
+        return np.asarray(scores) >= t
+
+    def contributions(self, placement: Placement) -> dict[str, float]:
+        """Each input's share of the predicted badness rank (weight x standardised value)."""
+        assert self.stats is not None
+        x = self.stats.standardise(self.prepare(placement))[0]
+        return {n: float(w * v) for n, w, v in zip(FEATURE_NAMES, self.prior.weights, x)}
+
+    # -- files --------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        arrays = {"weights": self.prior.weights, "intercept": np.array([self.prior.intercept])}
+        return save_model(path, _Arrays(arrays), self.card)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> PriorScorer:
+        state, card = read_model(path)
+        return cls.from_state(state, card, os.fspath(path))
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, torch.Tensor], card: ModelCard,
+                   source: str | None = None) -> PriorScorer:  # fmt: skip
+        if card.family != FAMILY:
+            raise CheckpointError(f"not a prior model (family {card.family!r})", source)
+        info = card.extra.get(FAMILY) or {}
+        try:
+            weights = state["weights"].double().numpy()
+            prior = RolePrior(weights, float(state["intercept"].double().numpy()[0]))
+            if len(weights) != len(FEATURE_NAMES) or len(info["probability"]) != 2:
+                raise ValueError(f"{len(weights)} weights for {len(FEATURE_NAMES)} inputs")
+            stats = None
+            if "mean" in info:
+                stats = DesignStats(np.asarray(info["mean"], dtype=np.float64),
+                                    np.asarray(info["spread"], dtype=np.float64),
+                                    int(info["adapted_on"]))  # fmt: skip
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise CheckpointError(f"damaged prior model: {err}", source) from None
+        return cls(prior, card, stats, source)
+
+
+def pretrained_scorer(designs: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> PriorScorer:
+    """Fit the prior on ``design -> (raw inputs, badness)`` and, on the same layouts, the map
+    from its output to P(worst quarter) and the threshold that prunes :data:`PRUNE_SHARE`
+    of each design (the card's test metrics: the pooled FOR and prune rate there)."""
+    from sklearn.linear_model import LogisticRegression
+
+    prior = RolePrior.fit(list(designs.values()))
+    ranks, bad, per_design = [], [], []
+    for raw, badness in designs.values():
+        rank = prior.predict(DesignStats.of(raw).standardise(raw))
+        ranks.append(rank)
+        bad.append(badness > np.quantile(badness, 1 - PRUNE_SHARE))
+        per_design.append(np.quantile(rank, 1 - PRUNE_SHARE))
+    r, y = np.concatenate(ranks), np.concatenate(bad).astype(int)
+    scale = float(np.std(r)) or 1.0
+    fit = LogisticRegression(C=1e4).fit((r / scale)[:, None], y)
+    slope, intercept = float(fit.coef_[0, 0] / scale), float(fit.intercept_[0])
+    cut = float(np.median(per_design))
+    threshold = float(np.round(1.0 / (1.0 + np.exp(-(slope * cut + intercept))), SCORE_DECIMALS))
+    card = ModelCard(
+        arch="role-prior", family=FAMILY, threshold=threshold,
+        inputs=InputSpec(kind="geometry", image_size=0),
+        label=LabelSpec(metric=None, worst_percent=100 * PRUNE_SHARE),
+        extra={FAMILY: {"probability": [slope, intercept], "features": list(FEATURE_NAMES),
+                        "sources": sorted(designs)}},
+    )  # fmt: skip
+    return PriorScorer(prior, card)
