@@ -9,6 +9,8 @@
   model), one process. Target >= 2,000 placements/s on 2 cores.
 * hook latency: one placement at a time, as the hook decides (``GeometryHook`` after its
   warm-up uses the same learner); median and 95th percentile. Target median <= 2 ms.
+* the design-agnostic prior (what ``default`` gives a new design): adapting the bundled
+  prior to the 2,000 placements (their typical layout), then scoring them.
 
 The layouts come from the reference flow (``refflow generate ota3``), so the figures include
 a real placement's geometry (45 devices of ota3, its nets and mirrored pairs).
@@ -28,6 +30,8 @@ import numpy as np
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.geometry import flat_vector
 from magical_prune.geomodel import DesignColumns, fit_rows
+from magical_prune.predict import BUNDLED_PRIOR
+from magical_prune.priormodel import PriorScorer
 
 
 def layouts(runs: Path, n: int) -> list[Path]:
@@ -77,6 +81,22 @@ def main() -> None:
         f"hook latency (one placement): median {statistics.median(lat):.2f} ms, "
         f"p95 {lat[int(0.95 * (len(lat) - 1))]:.2f} ms  [target: median <= 2 ms]"
     )
+    prior_speed(placements)
+
+
+def prior_speed(placements: list) -> None:
+    """Adapt the bundled prior to ``placements`` and score them (best of 3)."""
+    path = Path(__file__).resolve().parents[1] / "magical_prune" / BUNDLED_PRIOR
+    adapt_s, score_s = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        prior = PriorScorer.load(path).adapt(placements)
+        adapt_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        prior.score(placements)
+        score_s.append(time.perf_counter() - start)
+    print(f"prior: adapt to {len(placements)} placements {min(adapt_s):.2f} s, score them "
+          f"{len(placements) / min(score_s):,.0f} placements/s")  # fmt: skip
 
 
 if __name__ == "__main__":
