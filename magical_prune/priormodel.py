@@ -75,6 +75,11 @@ class PriorScorer:
         """This prior with the typical geometry of ``placements`` (unlabelled layouts of one
         design, at least :data:`~magical_prune.roleprior.MIN_LAYOUTS`)."""
         items = list(placements)
+        if len(items) < MIN_LAYOUTS:
+            raise MagicalPruneError(f"the prior reads a design's typical layout off at least "
+                                    f"{MIN_LAYOUTS} of its layouts; got {len(items)}")  # fmt: skip
+        for p in items:
+            _check_placement(p)
         digests = {column_digest(p) for p in items}
         if len(digests) > 1:
             raise MagicalPruneError("the prior adapts to layouts of one design; these are of "
@@ -103,8 +108,7 @@ class PriorScorer:
                 self.source,
             )
         for p in items:
-            if not isinstance(p, Placement):
-                raise MagicalPruneError(f"the prior scores placements, not {type(p).__name__}")
+            _check_placement(p)
             if column_digest(p) != self._info.get("columns_sha256"):
                 raise CheckpointError(
                     f"the prior was adapted to {self.card.design or 'another design'}; this "
@@ -114,7 +118,8 @@ class PriorScorer:
 
     def score_prepared(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """P(prune) of prepared rows (all at once: they are small)."""
-        assert self.stats is not None
+        if self.stats is None:
+            raise MagicalPruneError("the prior has not been adapted to a design", self.source)
         rank = self.prior.predict(self.stats.standardise(x))
         slope, intercept = (float(v) for v in self._info["probability"])
         with np.errstate(over="ignore"):
@@ -133,8 +138,9 @@ class PriorScorer:
 
     def contributions(self, placement: Placement) -> dict[str, float]:
         """Each input's share of the predicted badness rank (weight x standardised value)."""
-        assert self.stats is not None
-        x = self.stats.standardise(self.prepare(placement))[0]
+        x = self.prepare(placement)
+        assert self.stats is not None  # prepare refuses an unadapted prior
+        x = self.stats.standardise(x)[0]
         return {n: float(w * v) for n, w, v in zip(FEATURE_NAMES, self.prior.weights, x)}
 
     # -- files --------------------------------------------------------------------------
@@ -166,6 +172,11 @@ class PriorScorer:
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise CheckpointError(f"damaged prior model: {err}", source) from None
         return cls(prior, card, stats, source)
+
+
+def _check_placement(item: Any) -> None:
+    if not isinstance(item, Placement):
+        raise MagicalPruneError(f"the prior scores placements, not {type(item).__name__}")
 
 
 def pretrained_scorer(designs: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> PriorScorer:

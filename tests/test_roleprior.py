@@ -157,3 +157,21 @@ def test_score_cli_names_the_prior_and_data_commands_refuse_it(
     assert "Traceback" not in refused.output
     info = CliRunner().invoke(main, ["model-info", str(BUNDLED)])
     assert info.exit_code == 0 and "design-agnostic" in info.output
+
+
+def test_explain_with_a_saved_adapted_prior_lists_its_inputs(
+    pretrained: PriorScorer, examples: list, tmp_path: Path
+) -> None:
+    path = pretrained.adapt(examples, design="ota3").save(tmp_path / "ota3_prior.pt")
+    layout = str(EXAMPLE / "ota3_4")
+    result = CliRunner().invoke(main, ["explain", layout, "-m", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    assert set(shown["inputs"]) == set(FEATURE_NAMES) and 0.0 <= shown["score"] <= 1.0
+    text = CliRunner().invoke(main, ["explain", layout, "-m", str(path)])
+    assert text.exit_code == 0 and "design-agnostic prior" in text.output
+    drawn = CliRunner().invoke(main, ["explain", layout, "-m", str(path), "-o",
+                                      str(tmp_path / "x.png")])  # fmt: skip
+    assert drawn.exit_code == 2 and "no images" in drawn.output
+    with pytest.raises(MagicalPruneError, match="placements, not"):
+        pretrained.adapt(["not a placement"] * MIN_LAYOUTS)

@@ -61,6 +61,7 @@ def explain(
     from magical_prune.explain import plot_explanation
     from magical_prune.geomodel import GeometryScorer
     from magical_prune.predict import load_scorer, torch_threads
+    from magical_prune.priormodel import PriorScorer
 
     out = check_output(output, force) if output is not None else None
     check_placement_file(placement)
@@ -70,6 +71,9 @@ def explain(
         predictor.threshold = threshold
     if isinstance(predictor, GeometryScorer):
         _explain_geometry(predictor, loaded, placement, as_json, out)
+        return
+    if isinstance(predictor, PriorScorer):
+        _explain_prior(predictor, loaded, placement, as_json, out)
         return
     with torch_threads(1):  # one placement: one thread is fastest
         result = explain_placement(predictor, loaded)
@@ -138,3 +142,25 @@ def _explain_geometry(
         top = [(k, v) for k, v in values.items() if v > 0][:5]
         listed = ", ".join(f"{k} {v:+.4f}" for k, v in top) or "none raises the score"
         click.echo(f"  {kind}s pushing towards prune: {listed}")
+
+
+def _explain_prior(
+    scorer: Any, loaded: Any, placement: Path, as_json: bool, out: Path | None
+) -> None:
+    """What raises a design-agnostic prior's score: its inputs, weight x distance from the
+    design's typical layout."""
+    if out is not None:
+        raise click.UsageError(
+            f"{scorer.source}: the prior has no images to draw: drop -o/--output"
+        )
+    score = float(scorer.score(loaded)[0])
+    shares = sorted(scorer.contributions(loaded).items(), key=lambda kv: -kv[1])
+    prune = bool(scorer.decide(score))
+    if as_json:
+        echo_json({"placement": str(placement), "score": score, "prune": prune,
+                   "threshold": scorer.threshold, "inputs": dict(shares)})  # fmt: skip
+        return
+    click.echo(f"{placement}: score {score:.4f} -> {'prune' if prune else 'keep'} "
+               f"(threshold {scorer.threshold:.4f}; design-agnostic prior)")  # fmt: skip
+    listed = ", ".join(f"{k} {v:+.3f}" for k, v in shares[:5] if v > 0) or "none"
+    click.echo(f"  inputs raising the score (weight x distance from typical): {listed}")
