@@ -14,7 +14,13 @@ from scipy.stats import spearmanr
 from magical_prune import load_placement
 from magical_prune.cli import main
 from magical_prune.errors import CheckpointError, MagicalPruneError
-from magical_prune.predict import Predictor, bundled_design_models, design_digest, load_scorer
+from magical_prune.predict import (
+    Predictor,
+    bundled_design_models,
+    bundled_prior_path,
+    design_digest,
+    load_scorer,
+)
 from magical_prune.priormodel import PriorScorer, pretrained_scorer
 from magical_prune.roleprior import (
     FEATURE_NAMES,
@@ -26,7 +32,7 @@ from magical_prune.roleprior import (
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "ota3"
-BUNDLED = ROOT / "magical_prune" / "assets" / "role_prior.pt"
+BUNDLED = bundled_prior_path()
 
 
 def synthetic_design(rng: np.random.Generator, n: int, scale: float, shift: float):
@@ -157,6 +163,9 @@ def test_score_cli_names_the_prior_and_data_commands_refuse_it(
     assert "Traceback" not in refused.output
     info = CliRunner().invoke(main, ["model-info", str(BUNDLED)])
     assert info.exit_code == 0 and "design-agnostic" in info.output
+    assert "zero-shot:      ota1: FOR" in info.output  # each design's figure, learnt without it
+    listed = CliRunner().invoke(main, ["model-info"])  # the bundled CNN, and what comes with it
+    assert listed.exit_code == 0 and "the design-agnostic prior (" in listed.output
 
 
 def test_explain_with_a_saved_adapted_prior_lists_its_inputs(

@@ -24,12 +24,18 @@ def model_info(model: Path | None, as_json: bool) -> None:
     threshold and its calibration, training data and test metrics, package version.
 
     MODEL defaults to the model bundled with magical-prune: its CNN, with the per-design
-    geometry models that `default` scores reference designs' layouts with listed after it.
+    geometry models that `default` scores reference designs' layouts with, and the
+    design-agnostic prior it adapts to other designs, listed after it.
     """
     from magical_prune.card import ModelCard
     from magical_prune.checkpoint import file_sha256, read_checkpoint
     from magical_prune.errors import CheckpointError
-    from magical_prune.predict import bundled_design_models, bundled_model_path, resolve_model_path
+    from magical_prune.predict import (
+        bundled_design_models,
+        bundled_model_path,
+        bundled_prior_path,
+        resolve_model_path,
+    )
 
     path = resolve_model_path(model)
     try:
@@ -49,6 +55,10 @@ def model_info(model: Path | None, as_json: bool) -> None:
         folder = Path(next(iter(designs.values()))).parent
         click.echo(f"also bundled:   geometry models of {', '.join(designs)} ({folder}): "
                    "`default` scores those designs' layouts with them")  # fmt: skip
+    prior = bundled_prior_path()
+    if bundled and prior.is_file():
+        click.echo(f"also bundled:   the design-agnostic prior ({prior}): `default` adapts it "
+                   "to 16 or more layouts of another design")  # fmt: skip
 
 
 def _pct(x: Any) -> str:

@@ -46,6 +46,7 @@ __all__ = [
     "DEFAULT_CNN_NAME",
     "DEFAULT_NAME",
     "bundled_design_models",
+    "bundled_prior_path",
     "design_digest",
     "is_default",
     "load_scorer",
@@ -126,12 +127,17 @@ def _design_model(like: Any) -> Path | None:
     return None if found is None else found[1]
 
 
+def bundled_prior_path() -> Path:
+    """Where the bundled design-agnostic prior lies (it may be missing in an installation)."""
+    return Path(os.fspath(resources.files("magical_prune").joinpath(BUNDLED_PRIOR)))  # type: ignore[arg-type]
+
+
 def _adapted_prior(like: Any) -> PriorScorer | None:
     """The bundled prior adapted to ``like`` when they are enough layouts of one design."""
     items = [like] if isinstance(like, Placement) else list(like)
     if len(items) < MIN_LAYOUTS or not all(isinstance(p, Placement) for p in items):
         return None
-    path = Path(os.fspath(resources.files("magical_prune").joinpath(BUNDLED_PRIOR)))  # type: ignore[arg-type]
+    path = bundled_prior_path()
     if not path.is_file():
         return None
     try:
