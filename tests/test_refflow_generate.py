@@ -236,9 +236,13 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "ota3"
 
 
 #: Across numpy/scipy/torch releases or CPUs with other vector kernels, a placement may move
-#: by a grid step (10 nm); two steps is the stated tolerance. A real change of the placer
-#: moves devices by micrometres (see test_tolerance_check_catches_a_placer_change).
-CROSS_ENV_TOLERANCE_UM = 0.02
+#: by a few grid steps (10 nm), and now and then the placer's solve lands on another optimum:
+#: made on AVX2, regenerated on AVX512 with the same versions, 15 of the 20 example layouts
+#: moved by 0.01-0.14 µm and one (ota3_13) by 6.6 µm. A real change of the placer moves every
+#: layout by micrometres (test_tolerance_check_catches_a_placer_change: 20 of 20, 5-38 µm).
+#: So elsewhere: every coordinate within the tolerance in all but CROSS_ENV_MAX_MOVED layouts.
+CROSS_ENV_TOLERANCE_UM = 0.2
+CROSS_ENV_MAX_MOVED = 2
 
 
 def _numbers(path: Path) -> tuple[list[str], np.ndarray]:
@@ -268,22 +272,27 @@ def placement_differences(expected: Path, fresh: Path, tolerance_um: float) -> l
     return diffs
 
 
-def _tolerance_for(record: dict) -> float:
-    """0 (byte for byte) in the environment that made the committed set, else the tolerance."""
+def _tolerance_for(record: dict) -> tuple[float, int]:
+    """(tolerance, layouts allowed beyond it): (0, 0), byte for byte, in the environment that
+    made the committed set; else the cross-environment ones."""
     from magical_prune.refflow.provenance import numeric_environment
 
-    return 0.0 if record.get("environment") == numeric_environment() else CROSS_ENV_TOLERANCE_UM
+    if record.get("environment") == numeric_environment():
+        return 0.0, 0
+    return CROSS_ENV_TOLERANCE_UM, CROSS_ENV_MAX_MOVED
 
 
 @pytest.mark.skipif(not EXAMPLE.is_dir(), reason="no committed example set")
 def test_committed_example_set_is_reproducible(tmp_path):
     """examples/ota3 is what its recorded command makes: byte for byte in the recorded
-    environment, within CROSS_ENV_TOLERANCE_UM elsewhere."""
+    environment; elsewhere within CROSS_ENV_TOLERANCE_UM but for CROSS_ENV_MAX_MOVED layouts."""
     layouts = magical.find_layouts(EXAMPLE)
     assert [p.name for p in layouts] == [f"ota3_{k}" for k in range(20)]
     committed = json.loads((EXAMPLE / "refflow.json").read_text())
     generate("ota3", tmp_path, GenerateOptions(n=20, seed=0, simulate=False), progress=False)
-    assert placement_differences(EXAMPLE, tmp_path / "ota3", _tolerance_for(committed)) == []
+    tolerance, allowed = _tolerance_for(committed)
+    moved = {d.split("/")[0] for d in placement_differences(EXAMPLE, tmp_path / "ota3", tolerance)}
+    assert len(moved) <= allowed, sorted(moved)
     for layout in layouts:
         perf = magical.read_performance(layout / "performance.txt")
         assert set(perf) >= {"Offset_Voltage", "CMRR", "Gain"}
