@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from magical_prune.calibrate import NO_PRUNE, calibrate_threshold, check_threshold
+from magical_prune.calibrate import NO_PRUNE, calibrate_threshold
 from magical_prune.card import CalibrationRecord, DataRecord, InputSpec, LabelSpec, ModelCard
 from magical_prune.checkpoint import read_model, save_model
 from magical_prune.errors import CheckpointError, MagicalPruneError
@@ -36,6 +36,7 @@ from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import VECTOR_PARTS, column_digest, flat_vector, vector_widths
 from magical_prune.labels import get_metric, label_by_rank
 from magical_prune.placement import Placement
+from magical_prune.scorer import CardThreshold
 
 __all__ = [
     "FAMILY",
@@ -61,7 +62,7 @@ class _Weights(torch.nn.Module):
 
 
 @dataclass
-class GeometryScorer:
+class GeometryScorer(CardThreshold):
     """A fitted geometry learner with a threshold and a card (implements Scorer)."""
 
     learner: GeometryLearner
@@ -70,14 +71,6 @@ class GeometryScorer:
     #: the median training row: what "an ordinary layout of this design" looks like, the
     #: baseline explanations replace a device's numbers with
     reference: np.ndarray | None = None
-
-    @property
-    def threshold(self) -> float:
-        return self.card.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self.card = self.card.with_threshold(check_threshold(value, self.source))
 
     @property
     def _geometry(self) -> Mapping[str, Any]:
@@ -111,10 +104,6 @@ class GeometryScorer:
         if np.isnan(scores).any():
             raise MagicalPruneError("the geometry model gave NaN scores", self.source)
         return scores
-
-    def decide(self, scores: np.ndarray | float, threshold: float | None = None) -> np.ndarray:
-        t = self.threshold if threshold is None else check_threshold(threshold)
-        return np.asarray(scores) >= t
 
     def _check_design(self, placement: Placement) -> None:
         if not isinstance(placement, Placement):

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from magical_prune.calibrate import check_threshold
 from magical_prune.card import DataRecord, InputSpec, LabelSpec, ModelCard
 from magical_prune.checkpoint import read_model, save_model
 from magical_prune.errors import CheckpointError, MagicalPruneError
@@ -33,6 +32,7 @@ from magical_prune.roleprior import (
     RolePrior,
     raw_inputs_of,
 )
+from magical_prune.scorer import CardThreshold
 
 __all__ = ["FAMILY", "PriorScorer", "pretrained_scorer"]
 
@@ -50,21 +50,13 @@ class _Arrays(torch.nn.Module):
 
 
 @dataclass
-class PriorScorer:
+class PriorScorer(CardThreshold):
     """The pooled prior, with a design's typical geometry once adapted (implements Scorer)."""
 
     prior: RolePrior
     card: ModelCard
     stats: DesignStats | None = None
     source: str | None = None
-
-    @property
-    def threshold(self) -> float:
-        return self.card.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self.card = self.card.with_threshold(check_threshold(value, self.source))
 
     @property
     def _info(self) -> Mapping[str, Any]:
@@ -131,10 +123,6 @@ class PriorScorer:
         if np.isnan(scores).any():
             raise MagicalPruneError("the prior gave NaN scores", self.source)
         return scores
-
-    def decide(self, scores: np.ndarray | float, threshold: float | None = None) -> np.ndarray:
-        t = self.threshold if threshold is None else check_threshold(threshold)
-        return np.asarray(scores) >= t
 
     def contributions(self, placement: Placement) -> dict[str, float]:
         """Each input's share of the predicted badness rank (weight x standardised value)."""

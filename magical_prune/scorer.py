@@ -16,9 +16,10 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from magical_prune.calibrate import check_threshold
 from magical_prune.card import ModelCard
 
-__all__ = ["Scorer"]
+__all__ = ["CardThreshold", "Scorer"]
 
 
 @runtime_checkable
@@ -44,3 +45,25 @@ class Scorer(Protocol):
     def score(self, placements: Any) -> np.ndarray: ...
 
     def decide(self, scores: np.ndarray | float, threshold: float | None = None) -> np.ndarray: ...
+
+
+class CardThreshold:
+    """The threshold and decisions of a scorer whose card holds its threshold (the geometry
+    model, the design-agnostic prior): subclasses have ``card`` and ``source`` attributes."""
+
+    card: ModelCard
+    source: str | None
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold: prune when ``score >= threshold``."""
+        return self.card.threshold
+
+    @threshold.setter
+    def threshold(self, value: float) -> None:
+        self.card = self.card.with_threshold(check_threshold(value, self.source))
+
+    def decide(self, scores: np.ndarray | float, threshold: float | None = None) -> np.ndarray:
+        """Prune decisions (``score >= threshold``; the card's threshold when none given)."""
+        t = self.threshold if threshold is None else check_threshold(threshold)
+        return np.asarray(scores) >= t
