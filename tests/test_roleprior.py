@@ -184,3 +184,19 @@ def test_explain_with_a_saved_adapted_prior_lists_its_inputs(
     assert drawn.exit_code == 2 and "no images" in drawn.output
     with pytest.raises(MagicalPruneError, match="placements, not"):
         pretrained.adapt(["not a placement"] * MIN_LAYOUTS)
+
+
+def test_raw_inputs_of_a_real_layout_match_its_placement(examples: list) -> None:
+    """The column positions raw_inputs reads follow geometry.layout_vector's order."""
+    from magical_prune.geometry import geometry_vectors
+    from magical_prune.roleprior import raw_inputs_of
+
+    p = examples[0]
+    raw = raw_inputs_of([geometry_vectors(p)], len(p.names))[0]
+    box = np.asarray(p.bbox, dtype=float) / 1000.0
+    width, height = box[2] - box[0], box[3] - box[1]
+    assert raw[8] == pytest.approx(sum(p.hpwl().values()) / 1000.0)
+    assert raw[9] == pytest.approx(width * height) and raw[10] == pytest.approx(width / height)
+    rects = np.asarray(p.rects, dtype=float) / 1000.0
+    centre_x = (rects[:, 0] + rects[:, 2]) / 2.0
+    assert raw[11] == pytest.approx(np.abs(centre_x - (box[0] + box[2]) / 2.0).sum())
