@@ -261,7 +261,7 @@ def _say_which_bundled_model(card: Any) -> None:
                    "learn this design's results (GeometryHook)", err=True)  # fmt: skip
     elif card.family != "cnn":
         click.echo(f"model: the bundled {card.design} model ({card.arch}; for another design, "
-                   "the bundled CNN)", err=True)  # fmt: skip
+                   "the design-agnostic prior or the CNN)", err=True)  # fmt: skip
     else:
         click.echo(f"model: the bundled CNN, which learnt {card.design} only (on other designs "
                    "it ranks near random, docs/model.md); for a new design, train one on its "
