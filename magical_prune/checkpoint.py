@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from magical_prune._files import check_regular, content_kind, os_error_message, read_bytes
@@ -33,6 +34,7 @@ from magical_prune.models import create_model
 
 __all__ = [
     "DEFAULT_THRESHOLD",
+    "ArrayModule",
     "FORMAT",
     "FORMAT_VERSION",
     "build_model",
@@ -298,6 +300,17 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+class ArrayModule(torch.nn.Module):
+    """Named numpy arrays as buffers (a ``.`` in a name becomes ``__``), so that a model
+    that is not a network (the geometry learner, the design-agnostic prior) is saved by
+    :func:`save_model` like any other."""
+
+    def __init__(self, arrays: Mapping[str, Any]) -> None:
+        super().__init__()
+        for key, value in arrays.items():
+            self.register_buffer(key.replace(".", "__"), torch.from_numpy(np.asarray(value)))
 
 
 def save_model(path: str | os.PathLike[str], model: torch.nn.Module, card: ModelCard) -> Path:

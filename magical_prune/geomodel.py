@@ -30,7 +30,7 @@ import torch
 
 from magical_prune.calibrate import NO_PRUNE, calibrate_threshold
 from magical_prune.card import CalibrationRecord, DataRecord, InputSpec, LabelSpec, ModelCard
-from magical_prune.checkpoint import read_model, save_model
+from magical_prune.checkpoint import ArrayModule, read_model, save_model
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import VECTOR_PARTS, column_digest, flat_vector, vector_widths
@@ -44,21 +44,14 @@ __all__ = [
     "GeometryScorer",
     "fit_geometry",
     "fit_rows",
+    "probability_map",
     "scorer_of",
+    "sigmoid",
 ]
 
 FAMILY = "geometry"
 #: decimals a score is rounded to, as for the CNN (a score does not depend on the batch)
 SCORE_DECIMALS = 6
-
-
-class _Weights(torch.nn.Module):
-    """The learner's arrays as buffers, so a geometry model is saved like any other."""
-
-    def __init__(self, state: Mapping[str, np.ndarray]) -> None:
-        super().__init__()
-        for key, value in state.items():
-            self.register_buffer(key.replace(".", "__"), torch.from_numpy(np.asarray(value)))
 
 
 @dataclass
@@ -96,7 +89,7 @@ class GeometryScorer(CardThreshold):
             )
         raw = self.learner.scores(_split(x, widths))
         slope, intercept = (float(v) for v in self._geometry["probability"])
-        p = _sigmoid(slope * raw + intercept)
+        p = sigmoid(slope * raw + intercept)
         return np.round(p, SCORE_DECIMALS)
 
     def score(self, placements: Placement | Sequence[Placement]) -> np.ndarray:
@@ -160,7 +153,7 @@ class GeometryScorer(CardThreshold):
         state = self.learner.state()
         if self.reference is not None:
             state["reference"] = self.reference
-        return save_model(path, _Weights(state), card)
+        return save_model(path, ArrayModule(state), card)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> GeometryScorer:
@@ -250,7 +243,7 @@ def fit_rows(
     if target_for is not None:
         geo = scorer.card.extra[FAMILY]
         slope, intercept = (float(v) for v in geo["probability"])
-        oof = np.round(_sigmoid(slope * learner.oof_scores + intercept), SCORE_DECIMALS)
+        oof = np.round(sigmoid(slope * learner.oof_scores + intercept), SCORE_DECIMALS)
         cal = calibrate_threshold(oof, labelled.labels, target_for)
         record = {**cal.to_dict(), "split": "out-of-fold"}
         scorer.card = replace(scorer.card, threshold=cal.threshold,
@@ -273,11 +266,11 @@ def scorer_of(
     the learner's own scores (as :class:`~magical_prune.geohook.GeometryHook` keeps), becomes
     the card's threshold on the probability."""
     config = learner.config
-    slope, intercept = _probability_map(learner.oof_scores, np.asarray(labels))
+    slope, intercept = probability_map(learner.oof_scores, np.asarray(labels))
     threshold = 0.5
     if raw_threshold is not None:
         ok = slope > 0 and np.isfinite(raw_threshold)
-        threshold = float(np.round(_sigmoid(slope * raw_threshold + intercept), SCORE_DECIMALS))
+        threshold = float(np.round(sigmoid(slope * raw_threshold + intercept), SCORE_DECIMALS))
         threshold = threshold if ok else NO_PRUNE
     card = ModelCard(
         arch=f"geometry:{learner.chosen}", family=FAMILY, threshold=threshold,
@@ -304,13 +297,14 @@ def _split(rows: np.ndarray, widths: Sequence[int]) -> Tables:
     return Tables(*np.split(rows, np.cumsum(widths)[:-1], axis=1))
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore"):
         return 1.0 / (1.0 + np.exp(-z))
 
 
-def _probability_map(scores: np.ndarray | None, labels: np.ndarray) -> tuple[float, float]:
-    """Slope and intercept of P(label 1 | score), fitted on out-of-fold scores."""
+def probability_map(scores: np.ndarray | None, labels: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of P(label 1 | score), fitted on scores the model did not learn
+    (a learner's out-of-fold ones; the prior's on its source designs)."""
     s = np.asarray(scores, dtype=np.float64)
     if len(np.unique(labels)) < 2 or np.ptp(s) == 0:
         return 0.0, float(np.log(max(labels.mean(), 1e-6) / max(1 - labels.mean(), 1e-6)))

@@ -21,13 +21,15 @@ import numpy as np
 import torch
 
 from magical_prune.card import DataRecord, InputSpec, LabelSpec, ModelCard
-from magical_prune.checkpoint import read_model, save_model
+from magical_prune.checkpoint import ArrayModule, read_model, save_model
 from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.geometry import column_digest, geometry_vectors
+from magical_prune.geomodel import SCORE_DECIMALS, probability_map, sigmoid
 from magical_prune.placement import Placement
 from magical_prune.roleprior import (
     FEATURE_NAMES,
     MIN_LAYOUTS,
+    RAW_INPUTS,
     DesignStats,
     RolePrior,
     raw_inputs_of,
@@ -37,16 +39,8 @@ from magical_prune.scorer import CardThreshold
 __all__ = ["FAMILY", "PriorScorer", "pretrained_scorer"]
 
 FAMILY = "role-prior"
-SCORE_DECIMALS = 6
 #: share of a design's layouts the card's threshold prunes (fitted on the source designs)
 PRUNE_SHARE = 0.25
-
-
-class _Arrays(torch.nn.Module):
-    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
-        super().__init__()
-        for key, value in arrays.items():
-            self.register_buffer(key, torch.from_numpy(np.asarray(value, dtype=np.float64)))
 
 
 @dataclass
@@ -91,7 +85,7 @@ class PriorScorer(CardThreshold):
 
     # -- Scorer -----------------------------------------------------------------------
     def prepare(self, placements: Sequence[Placement] | Placement) -> np.ndarray:
-        """``(N, 12)`` raw inputs (:func:`~magical_prune.roleprior.raw_inputs`)."""
+        """``(N, RAW_INPUTS)`` raw inputs (:func:`~magical_prune.roleprior.raw_inputs`)."""
         items = [placements] if isinstance(placements, Placement) else list(placements)
         if self.stats is None:
             raise MagicalPruneError(
@@ -106,7 +100,7 @@ class PriorScorer(CardThreshold):
                     f"the prior was adapted to {self.card.design or 'another design'}; this "
                     "placement's devices and nets do not line up with it", self.source
                 )  # fmt: skip
-        return self._raw(items) if items else np.zeros((0, 12))
+        return self._raw(items) if items else np.zeros((0, RAW_INPUTS))
 
     def score_prepared(self, x: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """P(prune) of prepared rows (all at once: they are small)."""
@@ -114,9 +108,7 @@ class PriorScorer(CardThreshold):
             raise MagicalPruneError("the prior has not been adapted to a design", self.source)
         rank = self.prior.predict(self.stats.standardise(x))
         slope, intercept = (float(v) for v in self._info["probability"])
-        with np.errstate(over="ignore"):
-            p = 1.0 / (1.0 + np.exp(-(slope * rank + intercept)))
-        return np.round(p, SCORE_DECIMALS)
+        return np.round(sigmoid(slope * rank + intercept), SCORE_DECIMALS)
 
     def score(self, placements: Placement | Sequence[Placement]) -> np.ndarray:
         scores = self.score_prepared(self.prepare(placements))
@@ -134,7 +126,7 @@ class PriorScorer(CardThreshold):
     # -- files --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
         arrays = {"weights": self.prior.weights, "intercept": np.array([self.prior.intercept])}
-        return save_model(path, _Arrays(arrays), self.card)
+        return save_model(path, ArrayModule(arrays), self.card)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> PriorScorer:
@@ -171,8 +163,6 @@ def pretrained_scorer(designs: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> P
     """Fit the prior on ``design -> (raw inputs, badness)`` and, on the same layouts, the map
     from its output to P(worst quarter) and the threshold that prunes :data:`PRUNE_SHARE`
     of each design (the card's test metrics: the pooled FOR and prune rate there)."""
-    from sklearn.linear_model import LogisticRegression
-
     prior = RolePrior.fit(list(designs.values()))
     ranks, bad, per_design = [], [], []
     for raw, badness in designs.values():
@@ -180,12 +170,9 @@ def pretrained_scorer(designs: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> P
         ranks.append(rank)
         bad.append(badness > np.quantile(badness, 1 - PRUNE_SHARE))
         per_design.append(np.quantile(rank, 1 - PRUNE_SHARE))
-    r, y = np.concatenate(ranks), np.concatenate(bad).astype(int)
-    scale = float(np.std(r)) or 1.0
-    fit = LogisticRegression(C=1e4).fit((r / scale)[:, None], y)
-    slope, intercept = float(fit.coef_[0, 0] / scale), float(fit.intercept_[0])
+    slope, intercept = probability_map(np.concatenate(ranks), np.concatenate(bad).astype(int))
     cut = float(np.median(per_design))
-    threshold = float(np.round(1.0 / (1.0 + np.exp(-(slope * cut + intercept))), SCORE_DECIMALS))
+    threshold = float(np.round(sigmoid(slope * cut + intercept), SCORE_DECIMALS))
     card = ModelCard(
         arch="role-prior", family=FAMILY, threshold=threshold,
         inputs=InputSpec(kind="geometry", image_size=0),

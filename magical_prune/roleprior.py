@@ -35,6 +35,7 @@ from magical_prune.pairroles import ROLE_GROUPS
 __all__ = [
     "FEATURE_NAMES",
     "MIN_LAYOUTS",
+    "RAW_INPUTS",
     "DesignStats",
     "RolePrior",
     "raw_inputs",
@@ -45,6 +46,9 @@ __all__ = [
 MIN_LAYOUTS = 16
 #: entries of the role vector (the first raw inputs)
 ROLES = len(ROLE_GROUPS) * 2
+#: raw inputs per layout (:func:`raw_inputs`): the role vector, wire length, area, aspect,
+#: axis distance
+RAW_INPUTS = ROLES + 4
 #: what each standardised input is (``|z|`` = distance from the design's typical value)
 FEATURE_NAMES: tuple[str, ...] = (
     *(f"|{kind}:{group}|" for kind in ("sep", "heat") for group in ROLE_GROUPS),
@@ -53,7 +57,7 @@ FEATURE_NAMES: tuple[str, ...] = (
 
 
 def raw_inputs(layout: np.ndarray, roles: np.ndarray, devices: int) -> np.ndarray:
-    """``(N, 12)``: role vector, total HPWL, outline area, aspect ratio, sum of |x| from the
+    """``(N, RAW_INPUTS)``: role vector, total HPWL, outline area, aspect ratio, sum of |x| from the
     layouts' layout vectors (:func:`~magical_prune.geometry.layout_vector`, ``devices`` of
     them per row) and role vectors (µm)."""
     layout, roles = np.atleast_2d(layout), np.atleast_2d(roles)
