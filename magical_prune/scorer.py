@@ -48,8 +48,9 @@ class Scorer(Protocol):
 
 
 class CardThreshold:
-    """The threshold and decisions of a scorer whose card holds its threshold (the geometry
-    model, the design-agnostic prior): subclasses have ``card`` and ``source`` attributes."""
+    """The threshold and decisions of a scorer whose card holds its threshold (the CNNs'
+    Predictor, the geometry model, the design-agnostic prior): subclasses have ``card`` (an
+    attribute, or a property with a setter) and ``source``."""
 
     card: ModelCard
     source: str | None

@@ -38,6 +38,7 @@ from magical_prune.errors import CheckpointError, MagicalPruneError
 from magical_prune.features import IMAGE_NAMES, FeatureConfig, FeatureStack, extract
 from magical_prune.models.fast import fast_inference
 from magical_prune.placement import Placement
+from magical_prune.scorer import CardThreshold
 
 __all__ = [
     "BUNDLED_MODEL",
@@ -96,7 +97,7 @@ def _feature_config(card: ModelCard, source: str | None) -> FeatureConfig:
     return config
 
 
-class Predictor:
+class Predictor(CardThreshold):
     """A CNN ready to score placements (a :class:`~magical_prune.scorer.Scorer`).
 
     Args:
@@ -194,15 +195,6 @@ class Predictor:
     def meta(self) -> dict[str, Any]:
         """The card as plain metadata (a fresh copy; for callers not on the card yet)."""
         return self._card.to_meta()
-
-    @property
-    def threshold(self) -> float:
-        """Decision threshold: prune when ``score >= threshold``."""
-        return self._card.threshold
-
-    @threshold.setter
-    def threshold(self, value: float) -> None:
-        self._card = self._card.with_threshold(check_threshold(value, self.source))
 
     @property
     def image_size(self) -> int:
@@ -321,11 +313,6 @@ class Predictor:
     ) -> np.ndarray:
         """P(prune) of one placement or a sequence of them, ``(N,)`` float64."""
         return self.score_features(self.prepare(placements), batch_size)
-
-    def decide(self, scores: np.ndarray | float, threshold: float | None = None) -> np.ndarray:
-        """Prune decisions (``score >= threshold``) for scores."""
-        t = self.threshold if threshold is None else check_threshold(threshold)
-        return np.asarray(scores) >= t
 
     # -- saving ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], **changes: Any) -> Path:
