@@ -30,7 +30,7 @@ import numpy as np
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.geometry import flat_vector
 from magical_prune.geomodel import DesignColumns, fit_rows
-from magical_prune.predict import BUNDLED_PRIOR
+from magical_prune.predict import bundled_prior_path
 from magical_prune.priormodel import PriorScorer
 
 
@@ -86,7 +86,7 @@ def main() -> None:
 
 def prior_speed(placements: list) -> None:
     """Adapt the bundled prior to ``placements`` and score them (best of 3)."""
-    path = Path(__file__).resolve().parents[1] / "magical_prune" / BUNDLED_PRIOR
+    path = bundled_prior_path()
     adapt_s, score_s = [], []
     for _ in range(3):
         start = time.perf_counter()

@@ -159,13 +159,17 @@ LEARNERS: dict[str, Learner] = {
 
 
 # -- measures ---------------------------------------------------------------------------------
-def measures(scores: np.ndarray, badness: np.ndarray, bad: np.ndarray) -> dict[str, float]:
+def for_at_share(scores: np.ndarray, bad: np.ndarray) -> float:
+    """FOR of the layouts kept when the ``PRUNE_SHARE`` with the highest scores are pruned."""
     order = np.argsort(-scores, kind="stable")
-    kept = order[int(round(PRUNE_SHARE * len(scores))) :]
+    return float(bad[order[int(round(PRUNE_SHARE * len(scores))) :]].mean())
+
+
+def measures(scores: np.ndarray, badness: np.ndarray, bad: np.ndarray) -> dict[str, float]:
     curve = for_curve(scores, bad.astype(int))
     ok = np.nan_to_num(curve["for"], nan=1.0) <= FOR_TARGET
     return {
-        "for": float(bad[kept].mean()),
+        "for": for_at_share(scores, bad),
         # the least pruning that brings the kept layouts' FOR to 10% (what calibrate picks);
         # lower is better, a perfect ranking needs 16.7% when 25% are bad; 1.0 if never
         "prune_at_for10": float(curve["prune_rate"][np.argmax(ok)]) if ok.any() else 1.0,

@@ -38,14 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from learning_curve import REFERENCE_DESIGNS, DesignData, load_design
+from learning_curve import PRUNE_SHARE, REFERENCE_DESIGNS, DesignData, for_at_share, load_design
 from transfer_rows import pretrain_prior
 
 from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.refflow.bench import design_metric
 from magical_prune.roleprior import ROLES, DesignStats, RolePrior, raw_inputs
 
-PRUNE_SHARE = 0.25
 BOOTSTRAP = 200
 
 
@@ -67,12 +66,6 @@ def roles_only(raw: np.ndarray) -> np.ndarray:
     out = raw.copy()
     out[:, ROLES:] = 0.0
     return out
-
-
-def for_at_share(scores: np.ndarray, bad: np.ndarray) -> float:
-    """FOR of the layouts kept when the ``PRUNE_SHARE`` with the highest scores are pruned."""
-    order = np.argsort(-scores, kind="stable")
-    return float(bad[order[int(round(PRUNE_SHARE * len(scores))) :]].mean())
 
 
 def bootstrap_se(scores: np.ndarray, bad: np.ndarray, seed: int = 0) -> float:
