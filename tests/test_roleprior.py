@@ -200,3 +200,22 @@ def test_raw_inputs_of_a_real_layout_match_its_placement(examples: list) -> None
     rects = np.asarray(p.rects, dtype=float) / 1000.0
     centre_x = (rects[:, 0] + rects[:, 2]) / 2.0
     assert raw[11] == pytest.approx(np.abs(centre_x - (box[0] + box[2]) / 2.0).sum())
+
+
+def test_a_damaged_or_unadapted_prior_file_is_one_line_error(
+    pretrained: PriorScorer, new_design: list, tmp_path: Path
+) -> None:
+    from magical_prune.checkpoint import ArrayModule, save_model
+
+    short = save_model(tmp_path / "short.pt", ArrayModule({"weights": np.ones(3),
+                       "intercept": np.zeros(1)}), pretrained.card)  # fmt: skip
+    with pytest.raises(CheckpointError, match="damaged prior model: 3 weights for 13 inputs"):
+        load_scorer(short)
+    result = CliRunner().invoke(main, ["score", str(new_design[0]), "-m", str(short)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert result.output.startswith("error:") and "short.pt" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    # the bundled prior as a file knows no design: one layout cannot be scored by it
+    alone = CliRunner().invoke(main, ["explain", str(new_design[0]), "-m", str(BUNDLED)])
+    assert alone.exit_code == 2 and "Traceback" not in alone.output
+    assert "at least 16 of its layouts" in alone.output
