@@ -16,6 +16,7 @@ import numpy as np
 from magical_prune.errors import MagicalPruneError
 from magical_prune.geoarrays import LinearModel, TreeTable
 from magical_prune.geometry import GeometryVectors
+from magical_prune.roleprior import AdaptedPrior
 
 if TYPE_CHECKING:
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -27,6 +28,8 @@ __all__ = [
     "CANDIDATES",
     "Blend",
     "Candidate",
+    "PRIOR",
+    "PriorMember",
     "ROLE_WEIGHT",
     "TREE_MIN_LABELS",
     "Tables",
@@ -216,6 +219,28 @@ class Candidate:
         return np.abs(raw) if self.signed else raw
 
 
+#: the name of :class:`PriorMember` in a blend (``ridge-roles+prior``)
+PRIOR = "prior"
+
+
+class PriorMember:
+    """The design-agnostic prior adapted to the design, as a blend member: it learns nothing
+    from the labels (:class:`~magical_prune.roleprior.AdaptedPrior`)."""
+
+    name = PRIOR
+
+    def __init__(self, adapted: AdaptedPrior) -> None:
+        self.adapted = adapted
+
+    def scores(self, t: Tables) -> np.ndarray:
+        if t.roles is None:
+            raise MagicalPruneError("the prior needs the role vector (rebuild the data set)")
+        return self.adapted.scores(t.layout, t.roles)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.adapted.state()
+
+
 class Blend:
     """The mean of several fitted candidates' scores, each standardised by the mean and
     spread of its own out-of-fold scores (so members on different scales, |volts| and
@@ -223,7 +248,7 @@ class Blend:
     apart removes the noise of picking one: on the reference designs it lowered FOR at 200
     labels on every design, by 0.3-1.4 points (docs/model.md)."""
 
-    def __init__(self, members: Sequence[Candidate], scale: np.ndarray) -> None:
+    def __init__(self, members: Sequence[Candidate | PriorMember], scale: np.ndarray) -> None:
         self.members = list(members)
         self.scale = np.asarray(scale, dtype=np.float64).reshape(len(self.members), 2)
 
@@ -249,13 +274,17 @@ class Blend:
 
     @classmethod
     def restore(cls, names: Sequence[str], signed: bool, state: dict[str, np.ndarray]) -> Blend:
-        members, scale = [], []
+        members: list[Candidate | PriorMember] = []
+        scale = []
         for name in names:
             own = {k[len(name) + 1 :]: v for k, v in state.items() if k.startswith(name + "/")}
             if "scale" not in own:
                 raise MagicalPruneError(f"no arrays for the blend's member {name!r}")
             scale.append(own.pop("scale"))
-            members.append(Candidate.restore(name, signed, own))
+            if name == PRIOR:
+                members.append(PriorMember(AdaptedPrior.from_state(own)))
+            else:
+                members.append(Candidate.restore(name, signed, own))
         return cls(members, np.stack(scale))
 
 

@@ -30,6 +30,7 @@ from magical_prune.fewshot import REPEAT_FIGURES, check_protocol, summarise
 from magical_prune.geomodel import DesignColumns, GeometryScorer, fit_rows
 from magical_prune.labels import label_at, label_by_rank
 from magical_prune.metrics import classification_metrics, mean_and_spread
+from magical_prune.roleprior import RolePrior
 
 __all__ = ["geometry_fewshot"]
 
@@ -45,10 +46,13 @@ def geometry_fewshot(
     test_fraction: float = 0.2,
     progress: bool = True,
     on_repeat: Callable[[dict[str, Any]], None] | None = None,
+    prior: RolePrior | None = None,
 ) -> dict[str, Any]:
     """Run the protocol; returns ``{"repeats": [...], "summary": {...}, "settings": {...}}``
     (the shape :func:`magical_prune.fewshot.fewshot` returns). ``model`` None: the learner
-    with its defaults and no model to compare with.
+    with its defaults and no model to compare with. ``prior``: the design-agnostic prior,
+    averaged in under :data:`~magical_prune.geolearn.CV_MIN_LABELS` shots (adapted on the
+    layouts outside the test split: unlabelled, they cost no simulation).
 
     Raises:
         MagicalPruneError: stored labels only, no geometry rows, too few layouts or shots.
@@ -69,7 +73,8 @@ def geometry_fewshot(
         shot_labels = label_by_rank(values[picked], metric, worst)
         test_labels = label_at(values[split.test], metric, shot_labels.critical_value)
         fitted = fit_rows(rows[picked], values[picked], columns, metric=metric,
-                          worst_percent=worst, target_for=None, seed=learner_seed)  # fmt: skip
+                          worst_percent=worst, target_for=None, seed=learner_seed,
+                          prior=prior, unlabelled=rows[split.pool])  # fmt: skip
         scores = fitted.score_prepared(rows[split.test])
         m = classification_metrics(test_labels, scores, fitted.threshold)
         pre = None
@@ -89,7 +94,7 @@ def geometry_fewshot(
         "shots": shots, "repeats": repeats, "seed": seed, "metric": metric,
         "worst_percent": worst, "n_test": int(len(split.test)), "n_pool": int(len(split.pool)),
         "parent": None if model is None else model.source, "learner": "geometry",
-        "split_seed": split_seed, "test_fraction": test_fraction,
+        "split_seed": split_seed, "test_fraction": test_fraction, "prior": prior is not None,
     }  # fmt: skip
     summary = summarise(out)
     summary["for_at_share"] = mean_and_spread(r["for_at_share"] for r in out)

@@ -27,7 +27,9 @@ badness), refits on all labels every candidate whose correlation is within
 :func:`preference_margin` of the best, and averages their standardised scores (one
 candidate when the best leads by more; see :class:`Blend`); under :data:`CV_MIN_LABELS`
 labels it takes :data:`FEW_LABELS` (the role ridge for signed metrics, the layout ridge
-otherwise) without cross-validating.
+otherwise) without cross-validating, averaged with the design-agnostic prior when one is
+given (:class:`~magical_prune.roleprior.AdaptedPrior`: learnt on other designs, it knows
+what a bad layout looks like before the labels do; see :data:`CV_MIN_LABELS`).
 Its out-of-fold scores are kept for threshold calibration. Deterministic for a given seed.
 """
 
@@ -43,8 +45,10 @@ from magical_prune.errors import MagicalPruneError
 from magical_prune.geocandidates import (
     BLEND_SEPARATOR,
     CANDIDATES,
+    PRIOR,
     Blend,
     Candidate,
+    PriorMember,
     Tables,
     fold_count,
     kfold,
@@ -54,6 +58,7 @@ from magical_prune.geocandidates import (
 from magical_prune.geometry import geometry_vectors
 from magical_prune.labels import get_metric
 from magical_prune.placement import Placement
+from magical_prune.roleprior import AdaptedPrior
 
 # scipy and sklearn are imported where a model is fitted: scoring a saved model needs numpy
 # only, and `magical-prune score` starts ~2 s faster without them.
@@ -72,7 +77,11 @@ __all__ = [
 
 #: Fewest labels for choosing by cross-validation; below, :data:`FEW_LABELS` is taken: with
 #: 3 labels per fold the choice is noise, and on the reference designs at 16 labels it cost
-#: up to 2 points of FOR against the role ridge alone.
+#: up to 2 points of FOR against the role ridge alone. Below it, a prior given to
+#: :meth:`GeometryLearner.fit` is averaged in with equal weight: pretrained on the other
+#: reference designs, that lowered FOR at 16 labels on all four (by 0.1-3.0 points, 5 seeds);
+#: from 32 labels, where the choice is cross-validated, it raised it on ota3 (by 2.6-3.1
+#: points), so it is not used there (docs/model.md, "The prior under few labels").
 CV_MIN_LABELS = 32
 #: The candidate under :data:`CV_MIN_LABELS` labels, by whether the metric is signed. The
 #: role ridge pays through the sign (oriented sums of separations); a metric without one,
@@ -80,6 +89,14 @@ CV_MIN_LABELS = 32
 #: depends on the wire lengths the layout vector carries: there the layout ridge (ota4 at 16
 #: labels: FOR 15.3% against the role ridge's 16.6%). When not among the candidates: the first.
 FEW_LABELS = {True: "ridge-roles", False: "ridge-layout"}
+#: labels the prior counts as (:func:`prior_weight`)
+PRIOR_LABELS = 16
+
+
+def prior_weight(labels: int) -> float:
+    """The prior's weight beside the learnt model (1 each at :data:`PRIOR_LABELS` labels):
+    it counts as :data:`PRIOR_LABELS` labels would, so its share falls as labels come in."""
+    return min(1.0, PRIOR_LABELS / max(labels, 1))
 
 
 def preference_margin(labels: int) -> float:
@@ -134,16 +151,30 @@ class GeometryLearner:
     def badness(self, values: np.ndarray) -> np.ndarray:
         return get_metric(self.config.metric).badness(np.asarray(values, dtype=np.float64))
 
-    def fit(self, tables: Tables, values: np.ndarray) -> GeometryLearner:
-        """Choose a candidate by cross-validation and refit it on every label."""
+    def fit(
+        self,
+        tables: Tables,
+        values: np.ndarray,
+        prior: AdaptedPrior | None = None,
+        unlabelled: Tables | None = None,
+    ) -> GeometryLearner:
+        """Choose a candidate by cross-validation and refit it on every label; ``prior``
+        (adapted to this design) is averaged in under :data:`CV_MIN_LABELS` labels, each
+        member standardised by its scores of the ``unlabelled`` layouts (default: ``tables``)."""
         # One OpenMP thread: on a few thousand rows the trees gain nothing from threads, and
         # on a busy machine (a placer beside us) OpenMP's barriers made each fit 10x slower.
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(1, user_api="openmp"):
-            return self._fit(tables, values)
+            return self._fit(tables, values, prior, unlabelled)
 
-    def _fit(self, tables: Tables, values: np.ndarray) -> GeometryLearner:
+    def _fit(
+        self,
+        tables: Tables,
+        values: np.ndarray,
+        prior: AdaptedPrior | None,
+        unlabelled: Tables | None,
+    ) -> GeometryLearner:
         start = time.perf_counter()
         values = np.asarray(values, dtype=np.float64)
         if len(values) != len(tables):
@@ -170,12 +201,27 @@ class GeometryLearner:
             self.cv[name] = _rank_correlation(oof[name], badness)
         best = max(self.cv.values())
         tied = [c for c in usable if self.cv[c] >= best - preference_margin(len(values))]
+        fitted: list[Candidate | PriorMember] = [
+            self._candidate(name, tables, target, badness) for name in tied
+        ]
+        scale_on = None
+        if prior is not None and len(values) < CV_MIN_LABELS and tables.roles is not None:
+            member = PriorMember(prior)
+            oof[PRIOR] = member.scores(tables)  # learnt no label: its scores are out of fold
+            self.cv[PRIOR] = _rank_correlation(oof[PRIOR], badness)
+            tied, fitted = [*tied, PRIOR], [*fitted, member]
+            # each member's spread over many layouts: out-of-fold scores from a handful of
+            # labels are too few to scale by (ota4 at 16 labels: FOR 16.4% against 14.9%)
+            scale_on = tables if unlabelled is None else unlabelled
         self.chosen = BLEND_SEPARATOR.join(tied)
-        fitted = [self._candidate(name, tables, target, badness) for name in tied]
         if len(tied) == 1:
             self.oof_scores, self._model = oof[tied[0]], fitted[0]
         else:
-            scale = np.array([Blend.scale_of(oof[c]) for c in tied])
+            parts = [oof[c] for c in tied] if scale_on is None else [
+                m.scores(scale_on) for m in fitted]  # fmt: skip
+            scale = np.array([Blend.scale_of(x) for x in parts])
+            if PRIOR in tied:  # a wider spread weighs the prior down as labels grow
+                scale[tied.index(PRIOR), 1] /= prior_weight(len(values))
             self.oof_scores = Blend.average([oof[c] for c in tied], scale)
             self._model = Blend(fitted, scale)
         self.fit_seconds = time.perf_counter() - start

@@ -36,12 +36,14 @@ from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import VECTOR_PARTS, column_digest, flat_vector, vector_widths
 from magical_prune.labels import get_metric, label_by_rank
 from magical_prune.placement import Placement
+from magical_prune.roleprior import MIN_LAYOUTS, AdaptedPrior, RolePrior
 from magical_prune.scorer import CardThreshold
 
 __all__ = [
     "FAMILY",
     "DesignColumns",
     "GeometryScorer",
+    "adapted_prior",
     "fit_geometry",
     "fit_rows",
     "probability_map",
@@ -224,16 +226,24 @@ def fit_rows(
     seed: int = 0,
     design: str | None = None,
     data: Mapping[str, Any] | None = None,
+    prior: RolePrior | None = None,
+    unlabelled: np.ndarray | None = None,
 ) -> GeometryScorer:
     """Fit a geometry model on geometry rows (a data set's, or placements') and metrics.
 
     The threshold is calibrated for ``target_for`` on the learner's out-of-fold scores (the
     training labels are never scored by a model that saw them); ``None`` keeps 0.5.
+    ``prior`` (the design-agnostic one, :mod:`magical_prune.roleprior`) joins the model
+    under :data:`~magical_prune.geolearn.CV_MIN_LABELS` labels, adapted to the design's
+    typical layout read off ``unlabelled`` rows (default: ``rows``; needs at least
+    :data:`~magical_prune.roleprior.MIN_LAYOUTS`, else the prior is left out).
     """
     values = np.asarray(values, dtype=np.float64)
     labelled = label_by_rank(values, metric, worst_percent)
     learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed))
-    learner.fit(_split(rows, columns.widths), values)
+    pool = rows if unlabelled is None else unlabelled
+    learner.fit(_split(rows, columns.widths), values, adapted_prior(prior, pool, columns),
+                _split(pool, columns.widths))  # fmt: skip
     scorer = scorer_of(learner, rows, labelled.labels, columns, worst_percent=worst_percent,
                        critical_value=labelled.critical_value)  # fmt: skip
     if data is not None:
@@ -249,6 +259,16 @@ def fit_rows(
         scorer.card = replace(scorer.card, threshold=cal.threshold,
                               calibration=CalibrationRecord.from_dict(record))  # fmt: skip
     return scorer
+
+
+def adapted_prior(
+    prior: RolePrior | None, rows: np.ndarray, columns: DesignColumns
+) -> AdaptedPrior | None:
+    """``prior`` adapted to the design of geometry ``rows``, or None (no prior, too few rows)."""
+    tables = _split(rows, columns.widths)
+    if prior is None or tables.roles is None or len(tables) < MIN_LAYOUTS:
+        return None
+    return AdaptedPrior.of(prior, tables.layout, tables.roles, len(columns.devices))
 
 
 def scorer_of(

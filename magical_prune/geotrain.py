@@ -22,6 +22,7 @@ from magical_prune.errors import MagicalPruneError
 from magical_prune.geomodel import DesignColumns, GeometryScorer, fit_rows
 from magical_prune.metrics import classification_metrics
 from magical_prune.predict.calibrate_data import score_layouts
+from magical_prune.roleprior import RolePrior
 
 __all__ = ["GeometryTrainResult", "evaluate_geometry", "train_geometry"]
 
@@ -51,8 +52,12 @@ def train_geometry(
     test_fraction: float = 0.2,
     seed: int = 0,
     target_for: float | None = 0.10,
+    prior: RolePrior | None = None,
 ) -> GeometryTrainResult:
     """Fit the geometry learner on ``alpha`` of ``data`` and measure it on the test split.
+
+    ``prior``: the design-agnostic prior to average in when the labels are few
+    (:func:`~magical_prune.geomodel.fit_rows`), adapted on the layouts outside the test split.
 
     Raises:
         MagicalPruneError: the data set stores no geometry, or has stored labels only.
@@ -75,11 +80,13 @@ def train_geometry(
         rows[split.train], data.metric_values[split.train], columns,
         metric=data.metric, worst_percent=float(data.label_spec.worst_percent),
         target_for=target_for, seed=seed, design=data.data.design, data=record,
+        prior=prior, unlabelled=rows[split.pool],
     )  # fmt: skip
     test_scores = scorer.score_prepared(rows[split.test])
     metrics = classification_metrics(data.labels[split.test], test_scores, scorer.threshold)
     config = {"learner": "geometry", "alpha": alpha, "split_seed": split_seed,
-              "test_fraction": test_fraction, "seed": seed, "target_for": target_for}  # fmt: skip
+              "test_fraction": test_fraction, "seed": seed, "target_for": target_for,
+              "prior": prior is not None}  # fmt: skip
     scorer.card = replace(scorer.card, train_config=config, test_metrics=metrics)
     return GeometryTrainResult(scorer, metrics, len(split.train), len(split.test))
 

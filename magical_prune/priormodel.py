@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,9 +37,14 @@ from magical_prune.roleprior import (
 )
 from magical_prune.scorer import CardThreshold
 
-__all__ = ["FAMILY", "PriorScorer", "pretrained_scorer"]
+__all__ = [
+    "BUNDLED_PRIOR", "FAMILY", "PriorScorer", "bundled_prior_path", "bundled_role_prior",
+    "pretrained_scorer",
+]  # fmt: skip
 
 FAMILY = "role-prior"
+#: the bundled prior, relative to the package
+BUNDLED_PRIOR = "assets/role_prior.pt"
 #: share of a design's layouts the card's threshold prunes (fitted on the source designs)
 PRUNE_SHARE = 0.25
 
@@ -152,6 +158,18 @@ class PriorScorer(CardThreshold):
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise CheckpointError(f"damaged prior model: {err}", source) from None
         return cls(prior, card, stats, source)
+
+
+def bundled_prior_path() -> Path:
+    """Where the bundled design-agnostic prior lies (it may be missing in an installation)."""
+    return Path(os.fspath(resources.files("magical_prune").joinpath(BUNDLED_PRIOR)))  # type: ignore[arg-type]
+
+
+def bundled_role_prior() -> RolePrior | None:
+    """The bundled prior's weights (what a geometry learner averages in under few labels),
+    or None when the file is not installed."""
+    path = bundled_prior_path()
+    return PriorScorer.load(path).prior if path.is_file() else None
 
 
 def _check_placement(item: Any) -> None:

@@ -33,6 +33,7 @@ from magical_prune.geometry import GeometryVectors
 from magical_prune.pairroles import ROLE_GROUPS
 
 __all__ = [
+    "AdaptedPrior",
     "FEATURE_NAMES",
     "MIN_LAYOUTS",
     "RAW_INPUTS",
@@ -125,3 +126,47 @@ class RolePrior:
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Predicted badness rank (higher = worse) of standardised inputs."""
         return np.atleast_2d(features) @ self.weights + self.intercept
+
+
+@dataclass(frozen=True)
+class AdaptedPrior:
+    """A prior with one design's typical layout: scores that design's layouts from their
+    layout and role vectors (what :class:`~magical_prune.geocandidates.Tables` hold), so a
+    geometry learner can average it with what it learns from few labels."""
+
+    prior: RolePrior
+    stats: DesignStats
+    devices: int
+
+    @classmethod
+    def of(cls, prior: RolePrior, layout: np.ndarray, roles: np.ndarray,
+           devices: int) -> AdaptedPrior:  # fmt: skip
+        """Adapted to the design whose unlabelled layouts' vectors are given."""
+        return cls(prior, DesignStats.of(raw_inputs(layout, roles, devices)), devices)
+
+    def scores(self, layout: np.ndarray, roles: np.ndarray) -> np.ndarray:
+        """Predicted badness rank of each layout (higher = worse)."""
+        return self.prior.predict(self.stats.standardise(raw_inputs(layout, roles, self.devices)))
+
+    def state(self) -> dict[str, np.ndarray]:
+        """As named arrays (a geometry model file's weights)."""
+        return {"weights": self.prior.weights, "intercept": np.array([self.prior.intercept]),
+                "mean": self.stats.mean, "spread": self.stats.spread,
+                "counts": np.array([self.stats.layouts, self.devices])}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> AdaptedPrior:
+        try:
+            weights = np.asarray(state["weights"], dtype=np.float64)
+            mean, spread = (np.asarray(state[k], dtype=np.float64) for k in ("mean", "spread"))
+            layouts, devices = (int(v) for v in state["counts"])
+            intercept = float(np.asarray(state["intercept"]).reshape(-1)[0])
+        except (KeyError, TypeError, ValueError, IndexError) as err:
+            raise MagicalPruneError(f"the prior's arrays are damaged: {err}") from None
+        shapes = {mean.shape, spread.shape}
+        if len(weights) != len(FEATURE_NAMES) or shapes != {(RAW_INPUTS,)}:
+            raise MagicalPruneError(
+                f"the prior has {len(weights)} weights and {mean.shape} means; this version "
+                f"reads {len(FEATURE_NAMES)} and ({RAW_INPUTS},)"
+            )
+        return cls(RolePrior(weights, intercept), DesignStats(mean, spread, layouts), devices)

@@ -57,6 +57,21 @@ def device_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
+#: --prior/--no-prior of train and fewshot (the geometry learner's few-label prior)
+prior_option = click.option(
+    "--prior/--no-prior", "use_prior", default=True, show_default=True,
+    help="geometry learner: under 32 labels, average the bundled design-agnostic prior "
+    "(learnt on the reference designs) with what the labels teach; it counts as 16 labels.",
+)  # fmt: skip
+
+
+def role_prior(use: bool) -> Any:
+    """The bundled prior's weights when ``use`` (None when off or not installed)."""
+    from magical_prune.priormodel import bundled_role_prior
+
+    return bundled_role_prior() if use else None
+
+
 def schedule_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """Options of the training loop shared by train, finetune and fewshot."""
     opts = [
@@ -159,8 +174,13 @@ def _report_geometry(result: Any, out: Path, as_json: bool) -> None:
                    "data": card.data.to_dict(), "label": card.label.to_dict()})  # fmt: skip
         return
     names = str(geo.get("candidate")).split("+")
-    how = "chosen by" if len(names) == 1 else "averaged, tied under"
-    click.echo(f"geometry learner: {' + '.join(names)} {how} cross-validation; "
+    if "prior" in names:
+        how = "with the design-agnostic prior (few labels: no cross-validated choice)"
+        names.remove("prior")
+    else:
+        how = "chosen by cross-validation" if len(names) == 1 else (
+            "averaged, tied under cross-validation")  # fmt: skip
+    click.echo(f"geometry learner: {' + '.join(names)} {how}; "
                f"threshold {card.threshold:.4f} (out of fold)")  # fmt: skip
     click.echo(f"test ({result.n_test} layouts): {format_metrics(result.test_metrics)}")
     click.echo(f"saved {out} (trained on {result.n_train} layouts of {card.design})")

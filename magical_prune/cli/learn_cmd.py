@@ -21,6 +21,8 @@ from magical_prune.cli._learn import (
     device_options,
     label_options,
     model_label_options,
+    prior_option,
+    role_prior,
     schedule_options,
 )
 
@@ -46,13 +48,14 @@ if TYPE_CHECKING:
               help="geometry learner: calibrate the threshold for this FOR (out of fold).")  # fmt: skip
 @click.option("--alpha", type=click.FloatRange(0, 1, min_open=True), default=0.8, show_default=True,
               help="Share of the whole set used for training (the last 20% is the test set).")  # fmt: skip
+@prior_option
 @schedule_options
 @label_options
 @click.option("--plot", type=_OUT, default=None, help="Write training curves to this PNG.")
 @click.option("--force", is_flag=True, help="Overwrite an existing model file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 def train(data: Path, output: Path, learner: str, arch: str, target_for: float, alpha: float,
-          epochs: int | None,
+          use_prior: bool, epochs: int | None,
           steps_per_epoch: int | None, batch_size: int | None, lr: float | None, seed: int,
           split_seed: int, device: str, threads: int | None, quiet: bool, metric: str | None,
           worst_percent: float | None, balanced: bool | None, plot: Path | None, force: bool,
@@ -79,7 +82,8 @@ def train(data: Path, output: Path, learner: str, arch: str, target_for: float, 
 
     if learner == "geometry":
         result = get_learner(learner).fit(ds, alpha=alpha, split_seed=split_seed, seed=seed,
-                                          target_for=target_for)  # fmt: skip
+                                          target_for=target_for,
+                                          prior=role_prior(use_prior))  # fmt: skip
         _report_geometry(result, out, as_json)
         return
     config = TrainConfig(arch=arch, alpha=alpha, epochs=epochs, steps_per_epoch=steps_per_epoch,
@@ -242,6 +246,7 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
 )
 @click.option("--worst-percent", type=click.FloatRange(0, 100, min_open=True, max_open=True),
               default=25.0, show_default=True, help="Share of the shots labelled 1.")  # fmt: skip
+@prior_option
 @device_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--details", type=_OUT, default=None, help="Write every repeat as JSON to this file.")
@@ -249,9 +254,9 @@ def evaluate(model: Path, data: Path, split: str, threshold: float | None, metri
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float | None,
             freeze: str | None, epochs: int | None, steps_per_epoch: int, lr: float | None,
-            seed: int, split_seed: int, metric: str | None, worst_percent: float, device: str,
-            threads: int | None, as_json: bool, details: Path | None, force: bool,
-            quiet: bool) -> None:  # fmt: skip
+            seed: int, split_seed: int, metric: str | None, worst_percent: float,
+            use_prior: bool, device: str, threads: int | None, as_json: bool,
+            details: Path | None, force: bool, quiet: bool) -> None:  # fmt: skip
     """The paper's few-shot transfer protocol (Sec. IV-D) of MODEL on DATA.
 
     Per repeat: draw --shots layouts outside the test set, label them by rank among
@@ -279,7 +284,8 @@ def fewshot(model: Path, data: Path, shots: int, repeats: int, lr_scale: float |
         from magical_prune.geofewshot import geometry_fewshot
 
         result = geometry_fewshot(scorer, ds, shots=shots, repeats=repeats, seed=seed,
-                                  split_seed=split_seed, progress=not (quiet or as_json))  # fmt: skip
+                                  split_seed=split_seed, progress=not (quiet or as_json),
+                                  prior=role_prior(use_prior))  # fmt: skip
     else:
         config = TrainConfig(epochs=epochs, steps_per_epoch=steps_per_epoch, lr=lr,
                              lr_scale=lr_scale, freeze=freeze, split_seed=split_seed,

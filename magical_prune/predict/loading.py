@@ -35,8 +35,8 @@ from magical_prune.geomodel import FAMILY as GEOMETRY
 from magical_prune.geomodel import GeometryScorer
 from magical_prune.placement import Placement
 from magical_prune.predict.predictor import Predictor, bundled_model_path
+from magical_prune.priormodel import BUNDLED_PRIOR, PriorScorer, bundled_prior_path
 from magical_prune.priormodel import FAMILY as PRIOR
-from magical_prune.priormodel import PriorScorer
 from magical_prune.roleprior import MIN_LAYOUTS
 from magical_prune.scorer import Scorer
 
@@ -60,8 +60,6 @@ DEFAULT_NAME = "default"
 DEFAULT_CNN_NAME = "default-cnn"
 #: the bundled per-design geometry models, relative to the package folder
 BUNDLED_GEOMETRY = "assets/geometry"
-#: the bundled design-agnostic prior, relative to the package folder
-BUNDLED_PRIOR = "assets/role_prior.pt"
 
 
 def resolve_model_path(model: str | os.PathLike[str] | None) -> Path:
@@ -125,11 +123,6 @@ def _design_model(like: Any) -> Path | None:
         return None  # a design the geometry vectors cannot describe: the CNN scores it
     found = bundled_design_models().get(digests.pop()) if len(digests) == 1 else None
     return None if found is None else found[1]
-
-
-def bundled_prior_path() -> Path:
-    """Where the bundled design-agnostic prior lies (it may be missing in an installation)."""
-    return Path(os.fspath(resources.files("magical_prune").joinpath(BUNDLED_PRIOR)))  # type: ignore[arg-type]
 
 
 def _adapted_prior(like: Any) -> PriorScorer | None:
