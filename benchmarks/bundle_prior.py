@@ -20,8 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from learning_curve import PRUNE_SHARE, REFERENCE_DESIGNS, for_at_share, load_design
-from zero_shot import devices_of
+from learning_curve import PRUNE_SHARE, REFERENCE_DESIGNS, devices_of, for_at_share, load_design
 
 from magical_prune.priormodel import pretrained_scorer
 from magical_prune.refflow.bench import design_metric

@@ -46,11 +46,12 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from magical_prune.adapters.discovery import find_layouts, load_placement
-from magical_prune.geolearn import GeometryLearner, LearnerConfig, Tables
+from magical_prune.geolearn import CV_MIN_LABELS, GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import geometry_vectors
 from magical_prune.labels import get_metric
 from magical_prune.predict import for_curve
 from magical_prune.refflow.bench import design_metric
+from magical_prune.roleprior import AdaptedPrior, DesignStats, RolePrior, raw_inputs
 
 REFERENCE_DESIGNS = ("ota1", "ota2", "ota3", "ota4")
 BUDGETS = (16, 64, 200, 800, 1600)
@@ -70,6 +71,8 @@ class DesignData:
     roles: np.ndarray
     value: np.ndarray
     ids: np.ndarray  # layout folder names (a data set's ids), to line up with its images
+    devices: int = 0  # devices per layout (the layout vector's first block)
+    prior: RolePrior | None = None  # the design-agnostic prior fitted on the *other* designs
 
     @property
     def badness(self) -> np.ndarray:
@@ -84,7 +87,7 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
     if (cache / stamp).exists():
         z = np.load(cache / stamp)
         return DesignData(folder.name, metric, z["layout"], z["pairs"], z["heat"], z["roles"],
-                          z["value"], z["ids"])  # fmt: skip
+                          z["value"], z["ids"], devices_of(folder))  # fmt: skip
     rows, pairs, heat, roles, values, ids = [], [], [], [], [], []
     for path in tqdm(layouts, desc=f"read {folder.name}", unit="layout"):
         placement = load_placement(path)
@@ -98,10 +101,24 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
         values.append(placement.performance[metric])
         ids.append(path.name)
     data = DesignData(folder.name, metric, np.stack(rows), np.stack(pairs), np.stack(heat),
-                      np.stack(roles), np.array(values), np.array(ids))  # fmt: skip
+                      np.stack(roles), np.array(values), np.array(ids),
+                      devices_of(folder))  # fmt: skip
     np.savez(cache / stamp, layout=data.layout, pairs=data.pairs, heat=data.heat,
              roles=data.roles, value=data.value, ids=data.ids)  # fmt: skip
     return data
+
+
+def devices_of(folder: Path) -> int:
+    """Devices per layout of a generated design folder (the layout vector's first block)."""
+    return len(load_placement(find_layouts(folder)[0]).names)
+
+
+def with_priors(designs: list[DesignData]) -> None:
+    """Give each design the prior fitted on the others (leave one design out), if any."""
+    raw = {d.name: raw_inputs(d.layout, d.roles, d.devices) for d in designs}
+    for d in designs:
+        sources = [(raw[o.name], o.badness) for o in designs if o.name != d.name]
+        d.prior = RolePrior.fit(sources) if sources else None
 
 
 # -- learners: fit(train features, train target) -> score function -------------------------
@@ -140,21 +157,36 @@ class Scores(np.ndarray):
     chosen: str | None = None
 
 
-def geometry_learner(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int) -> np.ndarray:
-    """The product's learner (:class:`magical_prune.geolearn.GeometryLearner`)."""
+def geometry_learner(d: DesignData, train: np.ndarray, test: np.ndarray, seed: int,
+                     use_prior: bool = True) -> np.ndarray:  # fmt: skip
+    """The product's learner (:class:`magical_prune.geolearn.GeometryLearner`), with the
+    prior pretrained on the other designs, adapted on the unlabelled training pool."""
     tables = Tables(d.layout, d.pairs, d.heat, d.roles)
+    pool = np.arange(int(0.8 * len(d.value)))
+    prior = None
+    if use_prior and d.prior is not None:
+        prior = AdaptedPrior.of(d.prior, d.layout[pool], d.roles[pool], d.devices)
     learner = GeometryLearner(LearnerConfig(metric=d.metric, seed=seed))
-    learner.fit(tables.take(train), d.value[train])
+    learner.fit(tables.take(train), d.value[train], prior, tables.take(pool))
     scores = learner.scores(tables.take(test)).view(Scores)
     scores.chosen = learner.chosen
     return scores
 
 
+def geometry_without_prior(
+    d: DesignData, train: np.ndarray, test: np.ndarray, seed: int
+) -> np.ndarray:
+    return geometry_learner(d, train, test, seed, use_prior=False)
+
+
+#: the learner without the prior: rows only where the prior is used (under CV_MIN_LABELS)
+NO_PRIOR = "geometry (no prior)"
 LEARNERS: dict[str, Learner] = {
     "random": random_scores,
     "ridge (baseline)": ridge_baseline,
     "trees (baseline)": trees_baseline,
     "geometry (default)": geometry_learner,
+    NO_PRIOR: geometry_without_prior,
 }
 
 
@@ -199,7 +231,8 @@ def run_design(
     """Every (budget, learner, seed) of one design, on ``executor`` when given (a Dask
     cluster's or a process pool; the same numbers as in this process: all seeded)."""
     jobs = [(b, name, seed) for b in budgets if b <= int(0.8 * len(d.value))
-            for name in LEARNERS for seed in range(seeds)]  # fmt: skip
+            for name in LEARNERS for seed in range(seeds)
+            if name != NO_PRIOR or (b < CV_MIN_LABELS and d.prior is not None)]  # fmt: skip
     if executor is None:
         results = [fit_one(d, *job) for job in jobs]
     else:
@@ -370,13 +403,29 @@ def _transfer(args: argparse.Namespace, d: DesignData, designs: list, seeds: int
     from transfer_rows import pretrain_prior, transfer_rows
 
     prior = None if args.no_transfer else pretrain_prior([o for o in designs if o.name != d.name])
-    if prior is None:
-        return []
-    out = transfer_rows(d, prior, sorted(set(args.budgets)), seeds, measures, PRUNE_SHARE)
+    out = [] if d.prior is None else [zero_shot_row(d)]
+    if prior is not None:
+        out += transfer_rows(d, prior, sorted(set(args.budgets)), seeds, measures, PRUNE_SHARE)
     for r in out:
         f = _stat(r, "for")
         print(f"  {r['budget']:>5} {r['learner']:<18} FOR {100 * f[0]:5.1f} ± {100 * f[1]:.1f}")
     return out
+
+
+#: the zero-shot row of the product's prior (what ``default`` uses on a new design)
+ZERO_SHOT_PRIOR = "prior (zero-shot)"
+
+
+def zero_shot_row(d: DesignData) -> dict:
+    """The prior fitted on the other designs, adapted on the unlabelled training pool."""
+    n = len(d.value)
+    test, pool = np.arange(int(0.8 * n), n), np.arange(int(0.8 * n))
+    raw = raw_inputs(d.layout, d.roles, d.devices)
+    assert d.prior is not None
+    scores = d.prior.predict(DesignStats.of(raw[pool]).standardise(raw[test]))
+    bad = d.badness > np.quantile(d.badness, 1 - PRUNE_SHARE)
+    return {"design": d.name, "budget": 0, "learner": ZERO_SHOT_PRIOR,
+            "seeds": [{**measures(scores, d.badness[test], bad[test]), "fit_s": 0.0}]}  # fmt: skip
 
 
 def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
@@ -386,6 +435,8 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
     rows, sizes = [], {}
     designs = [load_design(args.runs / name, design_metric(args.runs / name), args.cache)
                for name in names]  # fmt: skip
+    if not args.no_transfer:
+        with_priors(designs)
     for d in designs:
         name = d.name
         sizes[name] = len(d.value)
@@ -412,7 +463,10 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
         "the signed offset on the role vector pretrained on the *other* designs listed "
         "(benchmarks/transfer_rows.py), zero-shot and combined with the target's labels; "
         "row `|input-pair separation|`: that one number of the role vector as the score, "
-        "untrained."
+        "untrained. Row `prior (zero-shot)`: the product's design-agnostic prior "
+        "(magical_prune.roleprior) fitted on the *other* designs listed, the target's typical "
+        "layout read off its unlabelled training pool; `geometry (default)` averages that "
+        "prior in under 32 labels (`geometry (no prior)`: the same learner without it)."
     )
     write_report(rows, args.out, header)
 

@@ -10,8 +10,11 @@ design), same labels (every layout at its design's worst 25%) and the same test 
 * **Table IV rows.** The geometry learner trained on ``alpha`` = 0.8, 0.1, 0.01 of each
   target (:func:`magical_prune.geotrain.train_geometry`, from scratch: it has nothing to
   transfer) and measured on the test split at the model's own decision (probability 0.5,
-  as the networks' rows): accuracy, precision, recall, F1, FOR. Alpha 0 has no row: a
-  geometry model learns one design.
+  as the networks' rows): accuracy, precision, recall, F1, FOR. Under 32 labels the learner
+  averages in the design-agnostic prior fitted on the *other* designs (leave one design
+  out, as the product does with the bundled prior on a new design). Alpha 0: that prior
+  alone, its typical layout read off the target's unlabelled layouts outside the test
+  split, deciding at its card's threshold (fitted on the source designs).
 * **Fig. 6 rows.** :func:`magical_prune.geofewshot.geometry_fewshot`: the same 16 shots per
   repeat as the networks' protocol (same seeds), fitted afresh, the test split relabelled at
   the shots' cut.
@@ -26,41 +29,94 @@ import argparse
 import json
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from paper import DESIGNS, METRIC, PAPER, QUICK, TARGETS, make_data
+import numpy as np
+from paper import DESIGNS, METRIC, PAPER, PAPER_T4, QUICK, TARGETS, make_data
 
 from magical_prune.dataset import LabelledDataset
 from magical_prune.geofewshot import geometry_fewshot
 from magical_prune.geotrain import train_geometry
+from magical_prune.labels import get_metric
+from magical_prune.metrics import classification_metrics
+from magical_prune.priormodel import PriorScorer, pretrained_scorer
+from magical_prune.roleprior import DesignStats, raw_inputs
 
 ALPHAS = (0.8, 0.1, 0.01)
 _KEYS = ("accuracy", "precision", "recall", "f1", "for", "prune_rate", "random_for")
 
 
-def table4(data: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
+def _open(data: dict[str, dict[str, Any]], design: str) -> LabelledDataset:
+    return LabelledDataset.open(data[design]["path"], metric=METRIC[design], worst_percent=25.0)
+
+
+def design_inputs(data: dict[str, dict[str, Any]]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per design, the prior's raw inputs and the badness of every layout (data set order)."""
+    out = {}
     for design in DESIGNS:
-        ds = LabelledDataset.open(data[design]["path"], metric=METRIC[design], worst_percent=25.0)
+        ds = _open(data, design)
+        info = ds.data.geometry_info or {}
+        parts = np.split(ds.data.read_geometry(ds.rows), np.cumsum(info["widths"])[:-1], axis=1)
+        out[design] = (raw_inputs(parts[0], parts[3], len(info["devices"])),
+                       get_metric(METRIC[design]).badness(np.asarray(ds.metric_values)))  # fmt: skip
+    return out
+
+
+def lodo_priors(inputs: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, PriorScorer]:
+    """Per design, the design-agnostic prior fitted on the *other* designs (what the learner
+    averages in under 32 labels, and the alpha-0 row: never one that learnt the target)."""
+    return {d: pretrained_scorer({o: v for o, v in inputs.items() if o != d}) for d in inputs}
+
+
+def zero_shot(ds: LabelledDataset, raw: np.ndarray, prior: PriorScorer) -> dict[str, Any]:
+    """The alpha-0 row: the prior adapted on the unlabelled layouts outside the test split,
+    deciding at its card's threshold (fitted on the source designs to prune a quarter)."""
+    split = ds.split(0.0, 0, 0.2)
+    adapted = replace(prior, stats=DesignStats.of(raw[split.pool]))
+    scores = adapted.score_prepared(raw[split.test])
+    m = classification_metrics(ds.labels[split.test], scores, adapted.threshold)
+    return {"n_train": 0, "n_test": len(split.test), "candidate": "prior (zero-shot)",
+            **{k: m.get(k) for k in _KEYS}}  # fmt: skip
+
+
+def table4(
+    data: dict[str, dict[str, Any]], inputs: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> list[dict[str, Any]]:
+    rows = []
+    priors = lodo_priors(inputs)
+    for design in DESIGNS:
+        ds = _open(data, design)
         for alpha in ALPHAS if design in TARGETS else (0.8,):
             start = time.perf_counter()
-            result = train_geometry(ds, alpha=alpha, split_seed=0, target_for=None)
+            result = train_geometry(ds, alpha=alpha, split_seed=0, target_for=None,
+                                    prior=priors[design].prior)  # fmt: skip
             m = result.test_metrics
             rows.append({"design": design, "alpha": alpha, "n_train": result.n_train,
                          "n_test": result.n_test, "seconds": time.perf_counter() - start,
                          "candidate": result.card.extra["geometry"]["candidate"],
                          **{k: m.get(k) for k in _KEYS}})  # fmt: skip
             print(f"{design} alpha {alpha}: FOR {m['for']}", flush=True)
+        if design in TARGETS:
+            start = time.perf_counter()
+            row = zero_shot(ds, inputs[design][0], priors[design])
+            rows.append({"design": design, "alpha": 0.0, **row,
+                         "seconds": time.perf_counter() - start})  # fmt: skip
+            print(f"{design} alpha 0: FOR {row['for']}", flush=True)
     return rows
 
 
-def fig6(data: dict[str, dict[str, Any]], repeats: int) -> list[dict[str, Any]]:
+def fig6(
+    data: dict[str, dict[str, Any]], repeats: int, inputs: dict[str, tuple[np.ndarray, np.ndarray]]
+) -> list[dict[str, Any]]:
     rows = []
+    priors = lodo_priors(inputs)
     for design in TARGETS:
-        ds = LabelledDataset.open(data[design]["path"], metric=METRIC[design], worst_percent=25.0)
+        ds = _open(data, design)
         start = time.perf_counter()
-        result = geometry_fewshot(None, ds, shots=16, repeats=repeats, progress=False)
+        result = geometry_fewshot(None, ds, shots=16, repeats=repeats, progress=False,
+                                  prior=priors[design].prior)  # fmt: skip
         s = result["summary"]
         rows.append({"design": design, "repeats": repeats, "seconds": time.perf_counter() - start,
                      **{k: s[k] for k in ("for", "random_for", "prune_rate",
@@ -86,30 +142,57 @@ def _cnn_for(paper: dict[str, Any], design: str, alpha: float, mode: str) -> str
     return "—" if row is None else _pct(row["test"]["for"])
 
 
-def write(out: Path, scale: str, t4: list[dict], f6: list[dict], repeats: int) -> None:
+def _paper_for(design: str, alpha: float) -> str:
+    """The paper's own Table IV FOR, with / without transfer."""
+    row = PAPER_T4.get((design, alpha), {})
+    return " / ".join(f"{row[m][4]:.2f}" if m in row else "—" for m in ("w", "wo"))
+
+
+def _same_data(paper: dict[str, Any], data: dict[str, dict[str, Any]]) -> str:
+    """A sentence when ``paper.json``'s data sets are not these (content hashes differ)."""
+    differ = [d for d in data if paper.get("data", {}).get(d, {}).get("content_hash")
+              != data[d].get("content_hash")]  # fmt: skip
+    if not paper or not differ:
+        return ""
+    return (
+        f" The networks' figures were measured on data sets of {', '.join(differ)} whose "
+        "content hash differs from these (built from another generation of the layouts), "
+        "so compare them loosely."
+    )
+
+
+def write(out: Path, scale: str, t4: list[dict], f6: list[dict], repeats: int,
+          data: dict[str, dict[str, Any]]) -> Path:  # fmt: skip
+    """``paper_geometry.{md,json}`` (``paper_geometry_paper.*`` at the paper's scale)."""
     out.mkdir(parents=True, exist_ok=True)
-    (out / "paper_geometry.json").write_text(
+    stem = out / ("paper_geometry" if scale == "quick" else f"paper_geometry_{scale}")
+    stem.with_suffix(".json").write_text(
         json.dumps({"scale": scale, "table4": t4, "fig6": f6}, indent=1, default=str) + "\n"
     )
+    paper = _networks(out)
+    if paper.get("scale", {}).get("name") != scale:
+        paper = {}  # the networks' figures are comparable on the same data only
     lines = [
         "# The geometry learner in the paper's protocols",
         "",
         f"Written by `python benchmarks/paper_geometry.py{' --quick' if scale == 'quick' else ''}`"
         f" ({platform.machine()}, {platform.python_version()}): the data, labels and test "
-        "split of `benchmarks/paper.py` at the same scale (docs/results/paper.md has the "
-        "networks' figures on them). The geometry learner is trained from scratch on the "
-        "target's labels: it has no weights to transfer.",
+        f"split of `benchmarks/paper.py` at its **{scale}** scale. The geometry learner is "
+        "trained from scratch on the target's labels (it has no weights to transfer); under "
+        "32 labels it averages in the design-agnostic prior fitted on the other designs, and "
+        "alpha 0 is that prior alone.",
         "",
         "## Table IV protocol",
         "",
         "All figures in %. `FOR efficient w / w/o`: the paper's efficient network on the same "
-        "split, fine-tuned from ota1 / trained from scratch (docs/results/paper.md).",
+        "data, fine-tuned from ota1 / trained from scratch (docs/results/paper.md; — where "
+        "`paper.py` has not run at this scale). `FOR paper w / w/o`: the paper's Table IV "
+        "(TSMC 40 nm post-layout simulation: other data, same protocol)." + _same_data(paper, data),
         "",
         "| design | alpha | training layouts | candidate | accuracy | precision | recall | F1 "
-        "| FOR | FOR efficient w / w/o | prune rate | random FOR |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| FOR | FOR efficient w / w/o | FOR paper w / w/o | prune rate | random FOR |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    paper = _networks(out)
     for r in t4:
         lines.append(
             f"| {r['design']} | {r['alpha']} | {r['n_train']} | {r['candidate']} | "
@@ -117,6 +200,7 @@ def write(out: Path, scale: str, t4: list[dict], f6: list[dict], repeats: int) -
             + f" | {r['f1']:.3f} | {_pct(r['for'])} | "
             + f"{_cnn_for(paper, r['design'], r['alpha'], 'w')} / "
             + f"{_cnn_for(paper, r['design'], r['alpha'], 'wo')} | "
+            + f"{_paper_for(r['design'], r['alpha'])} | "
             + " | ".join(_pct(r[k]) for k in ("prune_rate", "random_for"))
             + " |"
         )
@@ -137,7 +221,8 @@ def write(out: Path, scale: str, t4: list[dict], f6: list[dict], repeats: int) -
             f"{_pct(r['prune_rate'])} | {'—' if share is None else f'{100 * share:.0f}%'} | "
             f"{_pct(r['for_at_share'])} | {r['seconds']:.1f} |"
         )
-    (out / "paper_geometry.md").write_text("\n".join(lines) + "\n")
+    stem.with_suffix(".md").write_text("\n".join(lines) + "\n")
+    return stem.with_suffix(".md")
 
 
 def main() -> None:
@@ -151,8 +236,10 @@ def main() -> None:
     scale = QUICK if args.quick else PAPER
     repeats = args.repeats or scale.fewshot_repeats
     data = make_data(args.work, scale, args.jobs)
-    write(args.out, scale.name, table4(data), fig6(data, repeats), repeats)
-    print(f"wrote {args.out / 'paper_geometry.md'}")
+    inputs = design_inputs(data)
+    report = write(args.out, scale.name, table4(data, inputs), fig6(data, repeats, inputs),
+                   repeats, data)  # fmt: skip
+    print(f"wrote {report}")
 
 
 if __name__ == "__main__":

@@ -38,10 +38,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from learning_curve import PRUNE_SHARE, REFERENCE_DESIGNS, DesignData, for_at_share, load_design
+from learning_curve import (
+    PRUNE_SHARE,
+    REFERENCE_DESIGNS,
+    DesignData,
+    devices_of,
+    for_at_share,
+    load_design,
+)
 from transfer_rows import pretrain_prior
 
-from magical_prune.adapters.discovery import find_layouts, load_placement
 from magical_prune.refflow.bench import design_metric
 from magical_prune.roleprior import ROLES, DesignStats, RolePrior, raw_inputs
 
@@ -54,11 +60,6 @@ class Design:
 
     data: DesignData
     raw: np.ndarray  # :func:`magical_prune.roleprior.raw_inputs`
-
-
-def devices_of(folder: Path) -> int:
-    """Devices per layout of a generated design folder (the layout vector's first block)."""
-    return len(load_placement(find_layouts(folder)[0]).names)
 
 
 def roles_only(raw: np.ndarray) -> np.ndarray:
