@@ -78,10 +78,11 @@ __all__ = [
 #: Fewest labels for choosing by cross-validation; below, :data:`FEW_LABELS` is taken: with
 #: 3 labels per fold the choice is noise, and on the reference designs at 16 labels it cost
 #: up to 2 points of FOR against the role ridge alone. Below it, a prior given to
-#: :meth:`GeometryLearner.fit` is averaged in with equal weight: pretrained on the other
-#: reference designs, that lowered FOR at 16 labels on all four (by 0.1-3.0 points, 5 seeds);
-#: from 32 labels, where the choice is cross-validated, it raised it on ota3 (by 2.6-3.1
-#: points), so it is not used there (docs/model.md, "The prior under few labels").
+#: :meth:`GeometryLearner.fit` is averaged in (:func:`prior_weight`): pretrained on the other
+#: reference designs, that lowered FOR in all 12 cells of ota1-4 at 16, 24 and 28 labels
+#: (16,000-layout sets, 10 seeds: by 0.1-2.7 points); from 32 labels, where the choice is
+#: cross-validated, it raised ota3's at every weight tried (by 2.6-3.6 points), so it is not
+#: used there (docs/model.md, "The prior under few labels").
 CV_MIN_LABELS = 32
 #: The candidate under :data:`CV_MIN_LABELS` labels, by whether the metric is signed. The
 #: role ridge pays through the sign (oriented sums of separations); a metric without one,
@@ -211,7 +212,8 @@ class GeometryLearner:
             self.cv[PRIOR] = _rank_correlation(oof[PRIOR], badness)
             tied, fitted = [*tied, PRIOR], [*fitted, member]
             # each member's spread over many layouts: out-of-fold scores from a handful of
-            # labels are too few to scale by (ota4 at 16 labels: FOR 16.4% against 14.9%)
+            # labels are too few to scale by (ota4 at 16 labels: FOR 16.4% that way, 14.8%
+            # this way, 15.5% without the prior)
             scale_on = tables if unlabelled is None else unlabelled
         self.chosen = BLEND_SEPARATOR.join(tied)
         if len(tied) == 1:

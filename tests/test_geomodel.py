@@ -171,3 +171,24 @@ def test_rows_and_models_of_before_the_role_vector_are_refused_saying_rebuild(ti
     old = GeometryScorer(fitted.learner, card, "old.pt")
     with pytest.raises(CheckpointError, match="the model was made by an older magical-prune"):
         old.score(placements[0])
+
+
+def test_out_of_fold_scores_ranking_backwards_do_not_turn_the_model_upside_down(tiny_set):  # noqa: ANN001
+    # with a handful of labels the out-of-fold scores can rank them backwards (ota3 at 20
+    # labels); a probability map fitted on those would invert every score of the model
+    placements, offsets = tiny_set
+    rows = np.stack([flat_vector(p) for p in placements[:100]])
+    columns = DesignColumns.of(placements[0])
+    learner = GeometryLearner(LearnerConfig(candidates=("ridge-physics",)))
+    learner.fit(stack_vectors([geometry_vectors(p) for p in placements[:100]]), offsets[:100])
+    labels = (np.abs(offsets[:100]) > np.quantile(np.abs(offsets[:100]), 0.75)).astype(int)
+    own_train = learner.scores(stack_vectors([geometry_vectors(p) for p in placements[:100]]))
+    assert spearmanr(own_train, labels).statistic > 0  # the model ranks its labels its way
+    learner.oof_scores = 2 * own_train.mean() - own_train  # and the folds backwards
+    scorer = scorer_of(learner, rows, labels, columns)
+    slope = scorer.card.extra["geometry"]["probability"][0]
+    assert slope > 0
+    held = np.stack([flat_vector(p) for p in placements[100:]])
+    own = learner.scores(stack_vectors([geometry_vectors(p) for p in placements[100:]]))
+    probability = scorer.score_prepared(held)[np.argsort(own)]
+    assert np.all(np.diff(probability) >= 0) and np.ptp(probability) > 0.05
