@@ -79,6 +79,12 @@ class Tables:
         return x if signed else np.column_stack([x, np.abs(x)])
 
     @property
+    def mismatch(self) -> np.ndarray:
+        """The layout vector beside the pairs' |separation| and |heat asymmetry|: the size of
+        each mismatch, which a metric without a sign (CMRR) falls with."""
+        return np.column_stack([self.layout, np.abs(self.physics)])
+
+    @property
     def physics(self) -> np.ndarray:
         """Pair separations (the first entries of the pair vector) and heat asymmetry."""
         return np.column_stack([self.pairs[:, : self.heat.shape[1]], self.heat])
@@ -162,6 +168,8 @@ class Candidate:
             )
         elif name == "ridge-layout":
             self.model = LinearModel.of(scaled_ridge().fit(t.layout, badness))
+        elif name == "ridge-mismatch":
+            self.model = LinearModel.of(scaled_ridge().fit(t.mismatch, badness))
         elif name == "trees":
             self.model = TreeTable(trees_model(len(t), seed).fit(t.layout, badness))
         elif name == "trees-physics":
@@ -214,6 +222,8 @@ class Candidate:
             raw = self.model.predict(np.column_stack([t.pairs, t.heat]))
         elif self.name in ("trees", "ridge-layout"):
             return self.model.predict(t.layout)
+        elif self.name == "ridge-mismatch":
+            return self.model.predict(t.mismatch)
         else:
             raw = self.model.predict(self._inputs(t, self.ridge.predict(t.physics)))
         return np.abs(raw) if self.signed else raw
@@ -296,6 +306,7 @@ CANDIDATES: dict[str, int] = {
     "ridge-physics": 2,
     "ridge-pairs": 2,
     "ridge-layout": 2,
+    "ridge-mismatch": 2,
     "trees-physics": TREE_MIN_LABELS,
     "trees": TREE_MIN_LABELS,
 }  # name -> fewest labels

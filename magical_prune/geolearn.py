@@ -19,6 +19,8 @@ and heat asymmetry: per-pair weights shrink towards shared per-role ones; see
 :mod:`magical_prune.pairroles`), ``ridge-physics`` (pair separations + heat asymmetry),
 ``ridge-pairs`` (the whole pair vector + heat), ``ridge-layout`` (ridge on the layout vector
 fitted to the badness: the magnitudes |x| carry what a metric like CMRR depends on),
+``ridge-mismatch`` (the layout vector beside each pair's |separation| and |heat asymmetry|,
+fitted to the badness: the size of a mismatch, whatever its sign),
 ``trees-physics`` (gradient-boosted trees on every vector plus the out-of-fold
 ``ridge-physics`` prediction; from 64 labels) and ``trees`` (trees on the layout vector
 fitted to the badness, the baseline's recipe; from 64 labels). :meth:`GeometryLearner.fit`
@@ -87,9 +89,10 @@ CV_MIN_LABELS = 32
 #: The candidate under :data:`CV_MIN_LABELS` labels, by whether the metric is signed. The
 #: role ridge pays through the sign (oriented sums of separations); a metric without one,
 #: such as CMRR, falls with the *size* of a mismatch, which is not linear in those sums, and
-#: depends on the wire lengths the layout vector carries: there the layout ridge (ota4 at 16
-#: labels: FOR 15.3% against the role ridge's 16.6%). When not among the candidates: the first.
-FEW_LABELS = {True: "ridge-roles", False: "ridge-layout"}
+#: depends on the wire lengths the layout vector carries and the size of each pair's
+#: mismatch: there the mismatch ridge (ota4 at 16 labels, no prior: FOR 13.9% against the
+#: layout ridge's 15.5%, the role ridge's 16.6%). When not among the candidates: the first.
+FEW_LABELS = {True: "ridge-roles", False: "ridge-mismatch"}
 #: labels the prior counts as (:func:`prior_weight`)
 PRIOR_LABELS = 16
 
@@ -122,7 +125,8 @@ class LearnerConfig:
     metric: str = "Offset_Voltage"
     folds: int = 5
     candidates: tuple[str, ...] = (
-        "ridge-roles", "ridge-physics", "ridge-pairs", "ridge-layout", "trees-physics", "trees",
+        "ridge-roles", "ridge-physics", "ridge-pairs", "ridge-layout", "ridge-mismatch",
+        "trees-physics", "trees",
     )  # fmt: skip
     seed: int = 0
 

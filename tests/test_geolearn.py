@@ -34,8 +34,9 @@ def test_linear_mechanism_is_learnt_from_few_labels():
     learner = GeometryLearner(LearnerConfig(metric="Offset_Voltage")).fit(
         tables.take(np.arange(32)), offset[:32]
     )
-    assert set(learner.chosen.split("+")) <= {"ridge-physics", "ridge-pairs", "ridge-layout"}
-    assert set(learner.cv) == {"ridge-physics", "ridge-pairs", "ridge-layout"}  # no trees < 64
+    ridges = {"ridge-physics", "ridge-pairs", "ridge-layout", "ridge-mismatch"}
+    assert set(learner.chosen.split("+")) <= ridges
+    assert set(learner.cv) == ridges  # no trees under 64 labels
     held = np.arange(32, 400)
     rho = spearmanr(learner.scores(tables.take(held)), np.abs(offset[held])).statistic
     assert rho > 0.8
@@ -159,7 +160,7 @@ def test_under_32_labels_the_choice_follows_the_metric_not_cross_validation():
     cmrr = GeometryLearner(LearnerConfig(metric="CMRR")).fit(
         tables.take(np.arange(20)), offset[:20]
     )
-    assert cmrr.chosen == "ridge-layout" and set(cmrr.cv) == {"ridge-layout"}
+    assert cmrr.chosen == "ridge-mismatch" and set(cmrr.cv) == {"ridge-mismatch"}
     assert len(GeometryLearner().fit(tables, offset).cv) > 1  # 40 labels: cross-validated
     only = GeometryLearner(LearnerConfig(metric="CMRR", candidates=("ridge-pairs", "trees")))
     assert only.fit(tables.take(np.arange(20)), offset[:20]).chosen == "ridge-pairs"
@@ -197,3 +198,19 @@ def test_candidates_within_the_margin_of_the_best_are_averaged():
     trees.fit(cliff, values)
     assert trees.cv["trees"] - trees.cv["ridge-roles"] > preference_margin(160)
     assert trees.chosen == "trees"
+
+
+def test_a_metric_without_a_sign_is_learnt_from_the_size_of_the_mismatches():
+    # a CMRR-like badness that grows with the *size* of one pair's separation and heat
+    # asymmetry: linear in |x|, which the layout vector does not carry
+    tables, _ = synthetic(600, seed=5)
+    rng = np.random.default_rng(5)
+    badness = np.abs(tables.pairs[:, 1]) + 20 * np.abs(tables.heat[:, 2]) + rng.normal(0, 1, 600)
+    cmrr = 80.0 - badness  # higher is better: badness = -CMRR
+    train, held = np.arange(16), np.arange(100, 600)
+    rho = {}
+    for name in ("ridge-layout", "ridge-mismatch"):
+        learner = GeometryLearner(LearnerConfig(metric="CMRR", candidates=(name,)))
+        learner.fit(tables.take(train), cmrr[train])
+        rho[name] = spearmanr(learner.scores(tables.take(held)), badness[held]).statistic
+    assert rho["ridge-mismatch"] > rho["ridge-layout"] + 0.2
