@@ -93,6 +93,12 @@ CV_MIN_LABELS = 32
 #: mismatch: there the mismatch ridge (ota4 at 16 labels, no prior: FOR 13.9% against the
 #: layout ridge's 15.5%, the role ridge's 16.6%). When not among the candidates: the first.
 FEW_LABELS = {True: "ridge-roles", False: "ridge-mismatch"}
+#: Candidates used only as the few-label model, not under cross-validation. The mismatch
+#: ridge as a cross-validated candidate helped the learning curves on ota4 at 64-800 labels
+#: a little (2,000 layouts: 12.6 -> 12.3 at 64, 10.3 -> 10.5 at 200) but made the online hook
+#: prune less there (replays, 3 orders: 38.5 / 33.3 / 41.2% -> 29.2 / 28.5 / 37.9% pruned,
+#: FOR 8.5 / 9.7 / 9.0 -> 9.9 / 10.3 / 8.9%).
+FEW_LABELS_ONLY = ("ridge-mismatch",)
 #: labels the prior counts as (:func:`prior_weight`)
 PRIOR_LABELS = 16
 
@@ -195,6 +201,8 @@ class GeometryLearner:
         preferred = FEW_LABELS[self.signed]
         if len(values) < CV_MIN_LABELS:
             usable = [preferred] if preferred in usable else usable[:1]
+        else:
+            usable = [c for c in usable if c not in FEW_LABELS_ONLY]
         folds = kfold(fold_count(len(values), self.config.folds), self.config.seed)
         splits = list(folds.split(values))
         oof: dict[str, np.ndarray] = {}
