@@ -241,9 +241,8 @@ def fit_rows(
     values = np.asarray(values, dtype=np.float64)
     labelled = label_by_rank(values, metric, worst_percent)
     learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed))
-    pool = rows if unlabelled is None else unlabelled
-    learner.fit(_split(rows, columns.widths), values, adapted_prior(prior, pool, columns),
-                _split(pool, columns.widths))  # fmt: skip
+    pool = _split(rows if unlabelled is None else unlabelled, columns.widths)
+    learner.fit(_split(rows, columns.widths), values, adapted_prior(prior, pool, columns), pool)
     scorer = scorer_of(learner, rows, labelled.labels, columns, worst_percent=worst_percent,
                        critical_value=labelled.critical_value)  # fmt: skip
     if data is not None:
@@ -262,10 +261,9 @@ def fit_rows(
 
 
 def adapted_prior(
-    prior: RolePrior | None, rows: np.ndarray, columns: DesignColumns
+    prior: RolePrior | None, tables: Tables, columns: DesignColumns
 ) -> AdaptedPrior | None:
-    """``prior`` adapted to the design of geometry ``rows``, or None (no prior, too few rows)."""
-    tables = _split(rows, columns.widths)
+    """``prior`` adapted to the design of unlabelled ``tables``, or None (no prior, too few)."""
     if prior is None or tables.roles is None or len(tables) < MIN_LAYOUTS:
         return None
     return AdaptedPrior.of(prior, tables.layout, tables.roles, len(columns.devices))
