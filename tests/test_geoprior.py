@@ -131,3 +131,16 @@ def test_train_and_fewshot_use_the_prior_unless_told_not_to(tiny, tmp_path):  # 
         assert code == 0, stderr
         settings[flag] = json.loads(stdout)["settings"]["prior"]
     assert settings == {"--prior": True, "--no-prior": False}
+
+
+def test_a_model_file_with_a_damaged_prior_member_is_one_checkpoint_error(tmp_path):  # noqa: ANN001
+    from magical_prune.checkpoint import read_model
+    from magical_prune.errors import CheckpointError
+
+    placements, values = examples()
+    scorer = fit_geometry(placements, values, prior=bundled_role_prior(), target_for=None)
+    state, card = read_model(scorer.save(tmp_path / "m.pt"))
+    assert any(k.startswith("prior/") for k in state)
+    broken = {k: v for k, v in state.items() if k != "prior/mean"}
+    with pytest.raises(CheckpointError, match="damaged geometry model"):
+        GeometryScorer.from_state(broken, card, "m.pt")
