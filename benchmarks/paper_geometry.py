@@ -38,6 +38,7 @@ from paper import DESIGNS, METRIC, PAPER, PAPER_T4, QUICK, TARGETS, make_data
 
 from magical_prune.dataset import LabelledDataset
 from magical_prune.geofewshot import geometry_fewshot
+from magical_prune.geomodel import split_rows
 from magical_prune.geotrain import train_geometry
 from magical_prune.labels import get_metric
 from magical_prune.metrics import classification_metrics
@@ -58,8 +59,8 @@ def design_inputs(data: dict[str, dict[str, Any]]) -> dict[str, tuple[np.ndarray
     for design in DESIGNS:
         ds = _open(data, design)
         info = ds.data.geometry_info or {}
-        parts = np.split(ds.data.read_geometry(ds.rows), np.cumsum(info["widths"])[:-1], axis=1)
-        out[design] = (raw_inputs(parts[0], parts[3], len(info["devices"])),
+        tables = split_rows(ds.data.read_geometry(ds.rows), info["widths"])
+        out[design] = (raw_inputs(tables.layout, tables.roles, len(info["devices"])),
                        get_metric(METRIC[design]).badness(np.asarray(ds.metric_values)))  # fmt: skip
     return out
 

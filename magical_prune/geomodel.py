@@ -49,6 +49,7 @@ __all__ = [
     "probability_map",
     "scorer_of",
     "sigmoid",
+    "split_rows",
 ]
 
 FAMILY = "geometry"
@@ -89,7 +90,7 @@ class GeometryScorer(CardThreshold):
                 f"geometry inputs have {x.shape[1]} columns; the model reads {sum(widths)}",
                 self.source,
             )
-        raw = self.learner.scores(_split(x, widths))
+        raw = self.learner.scores(split_rows(x, widths))
         slope, intercept = (float(v) for v in self._geometry["probability"])
         p = sigmoid(slope * raw + intercept)
         return np.round(p, SCORE_DECIMALS)
@@ -241,8 +242,9 @@ def fit_rows(
     values = np.asarray(values, dtype=np.float64)
     labelled = label_by_rank(values, metric, worst_percent)
     learner = GeometryLearner(LearnerConfig(metric=metric, seed=seed))
-    pool = _split(rows if unlabelled is None else unlabelled, columns.widths)
-    learner.fit(_split(rows, columns.widths), values, adapted_prior(prior, pool, columns), pool)
+    pool = split_rows(rows if unlabelled is None else unlabelled, columns.widths)
+    tables = split_rows(rows, columns.widths)
+    learner.fit(tables, values, adapted_prior(prior, pool, columns), pool)
     scorer = scorer_of(learner, rows, labelled.labels, columns, worst_percent=worst_percent,
                        critical_value=labelled.critical_value)  # fmt: skip
     if data is not None:
@@ -284,7 +286,8 @@ def scorer_of(
     the learner's own scores (as :class:`~magical_prune.geohook.GeometryHook` keeps), becomes
     the card's threshold on the probability."""
     config = learner.config
-    slope, intercept = increasing_map(learner, _split(rows, columns.widths), np.asarray(labels))
+    tables = split_rows(rows, columns.widths)
+    slope, intercept = increasing_map(learner, tables, np.asarray(labels))
     threshold = 0.5
     if raw_threshold is not None:
         ok = slope > 0 and np.isfinite(raw_threshold)
@@ -329,7 +332,9 @@ def tables_rows(rows: np.ndarray) -> np.ndarray:
     return np.atleast_2d(np.asarray(rows, dtype=np.float64))
 
 
-def _split(rows: np.ndarray, widths: Sequence[int]) -> Tables:
+def split_rows(rows: np.ndarray, widths: Sequence[int]) -> Tables:
+    """Geometry rows (a data set's flat rows: layout, pairs, heat, roles side by side) as
+    the learner's :class:`~magical_prune.geocandidates.Tables`, cut at ``widths``."""
     rows = np.atleast_2d(np.asarray(rows, dtype=np.float64))
     return Tables(*np.split(rows, np.cumsum(widths)[:-1], axis=1))
 
