@@ -92,3 +92,23 @@ def test_transfer_rows_never_see_the_target(tmp_path):
     cmrr = transfer_rows(_design("u", "CMRR", 5), prior, [16], 2, measures, PRUNE_SHARE)
     assert {r["learner"] for r in cmrr} == {ZERO_SHOT, RULE}  # no sign to correct a prior with
     assert pretrain_prior([_design("c", "CMRR", 3)]) is None
+
+
+def test_candidates_alone_report(tmp_path):
+    """benchmarks/candidates_alone.py: every candidate's FOR beside the learner's; under 32
+    labels with no other design for a prior, the learner *is* its few-label candidate."""
+    script = ROOT / "benchmarks" / "candidates_alone.py"
+    args = [sys.executable, str(script), "ota3", "--runs", str(ROOT / "examples"),
+            "--budgets", "6", "--seeds", "2", "--out", str(tmp_path),
+            "--cache", str(tmp_path / "cache")]  # fmt: skip
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "candidates_alone.json").read_text())
+    assert (row["design"], row["budget"], row["seeds"]) == ("ota3", 6, 2)
+    assert {"ridge (baseline)", "trees (baseline)", "geometry (default)", "ridge-roles",
+            "ridge-layout"} <= set(row["for"])  # fmt: skip
+    assert "trees" not in row["for"]  # trees need 64 labels
+    assert row["for"]["geometry (default)"] == row["for"]["ridge-roles"]
+    assert all(len(v) == 2 and all(0 <= f <= 1 for f in v) for v in row["for"].values())
+    report = (tmp_path / "candidates_alone.md").read_text()
+    assert report.startswith("# Each candidate") and "| ota3 | 6 |" in report
