@@ -112,3 +112,27 @@ def test_candidates_alone_report(tmp_path):
     assert all(len(v) == 2 and all(0 <= f <= 1 for f in v) for v in row["for"].values())
     report = (tmp_path / "candidates_alone.md").read_text()
     assert report.startswith("# Each candidate") and "| ota3 | 6 |" in report
+
+
+def test_another_metric_writes_its_own_report(tmp_path):
+    """--metric CMRR learns CMRR on an offset design and writes learning_curve_CMRR.*,
+    leaving learning_curve.* alone; the CNN rows (the data sets' own metric) are refused."""
+    common = [sys.executable, str(SCRIPT), "ota3", "--runs", str(ROOT / "examples"),
+              "--budgets", "6", "--seeds", "2", "--out", str(tmp_path),
+              "--cache", str(tmp_path / "cache"), "--no-transfer"]  # fmt: skip
+    done = subprocess.run([*common, "--metric", "CMRR"], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert not (tmp_path / "learning_curve.md").exists()
+    assert "**Metric CMRR on every design**" in (tmp_path / "learning_curve_CMRR.md").read_text()
+    assert (tmp_path / "learning_curve_CMRR.png").stat().st_size > 1000
+    cmrr = json.loads((tmp_path / "learning_curve_CMRR.json").read_text())
+    offset = _run(tmp_path, "offset", "--no-transfer")
+    pick = {(r["budget"], r["learner"]): [s["spearman"] for s in r["seeds"]] for r in cmrr}
+    assert set(pick) == {(r["budget"], r["learner"]) for r in offset}
+    ridge = [s["spearman"] for r in offset if r["learner"] == "ridge (baseline)" and r["budget"] == 6
+             for s in r["seeds"]]  # fmt: skip
+    assert pick[(6, "ridge (baseline)")] != ridge  # another target, another fit
+    refused = subprocess.run([*common, "--metric", "CMRR", "--cnn-data", str(tmp_path)],
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert refused.returncode == 2 and "not with --metric" in refused.stderr
