@@ -146,10 +146,11 @@ class PriorScorer(CardThreshold):
             raise CheckpointError(f"not a prior model (family {card.family!r})", source)
         info = card.extra.get(FAMILY) or {}
         try:
-            weights = state["weights"].double().numpy()
-            prior = RolePrior(weights, float(state["intercept"].double().numpy()[0]))
-            if len(weights) != len(FEATURE_NAMES) or len(info["probability"]) != 2:
-                raise ValueError(f"{len(weights)} weights for {len(FEATURE_NAMES)} inputs")
+            prior = RolePrior.from_arrays(
+                state["weights"].double().numpy(), state["intercept"].double().numpy()[0]
+            )
+            if len(info["probability"]) != 2:
+                raise ValueError(f"{len(info['probability'])} numbers in the probability map")
             stats = None
             if "mean" in info:
                 stats = DesignStats(np.asarray(info["mean"], dtype=np.float64),

@@ -123,6 +123,14 @@ class RolePrior:
         fit = LinearRegression(positive=True).fit(x, y)
         return cls(np.asarray(fit.coef_, dtype=np.float64), float(fit.intercept_))
 
+    @classmethod
+    def from_arrays(cls, weights: np.ndarray, intercept: float) -> RolePrior:
+        """The prior a model file holds; ValueError unless there is one weight per input."""
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        if len(weights) != len(FEATURE_NAMES):
+            raise ValueError(f"{len(weights)} weights for {len(FEATURE_NAMES)} inputs")
+        return cls(weights, float(intercept))
+
     def predict(self, features: np.ndarray) -> np.ndarray:
         """Predicted badness rank (higher = worse) of standardised inputs."""
         return np.atleast_2d(features) @ self.weights + self.intercept
@@ -157,16 +165,16 @@ class AdaptedPrior:
     @classmethod
     def from_state(cls, state: dict[str, np.ndarray]) -> AdaptedPrior:
         try:
-            weights = np.asarray(state["weights"], dtype=np.float64)
+            prior = RolePrior.from_arrays(
+                state["weights"], np.asarray(state["intercept"]).reshape(-1)[0]
+            )
             mean, spread = (np.asarray(state[k], dtype=np.float64) for k in ("mean", "spread"))
             layouts, devices = (int(v) for v in state["counts"])
-            intercept = float(np.asarray(state["intercept"]).reshape(-1)[0])
         except (KeyError, TypeError, ValueError, IndexError) as err:
             raise MagicalPruneError(f"the prior's arrays are damaged: {err}") from None
-        shapes = {mean.shape, spread.shape}
-        if len(weights) != len(FEATURE_NAMES) or shapes != {(RAW_INPUTS,)}:
+        if {mean.shape, spread.shape} != {(RAW_INPUTS,)}:
             raise MagicalPruneError(
-                f"the prior has {len(weights)} weights and {mean.shape} means; this version "
-                f"reads {len(FEATURE_NAMES)} and ({RAW_INPUTS},)"
+                f"the prior's typical layout has {mean.shape} inputs; this version reads "
+                f"({RAW_INPUTS},)"
             )
-        return cls(RolePrior(weights, intercept), DesignStats(mean, spread, layouts), devices)
+        return cls(prior, DesignStats(mean, spread, layouts), devices)
