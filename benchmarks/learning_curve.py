@@ -46,6 +46,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm import tqdm
 
 from magical_prune.adapters.discovery import find_layouts, load_placement
+from magical_prune.errors import MagicalPruneError
 from magical_prune.geolearn import CV_MIN_LABELS, GeometryLearner, LearnerConfig, Tables
 from magical_prune.geometry import geometry_vectors
 from magical_prune.labels import get_metric
@@ -100,6 +101,8 @@ def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
         roles.append(vectors.roles)
         values.append(placement.performance[metric])
         ids.append(path.name)
+    if not rows:
+        raise SystemExit(f"{folder}: no layout has a {metric} value in its performance.txt")
     data = DesignData(folder.name, metric, np.stack(rows), np.stack(pairs), np.stack(heat),
                       np.stack(roles), np.array(values), np.array(ids),
                       devices_of(folder))  # fmt: skip
@@ -377,6 +380,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.metric is not None and args.cnn_data is not None:
         parser.error("--cnn-data measures the data sets' own metric: not with --metric")
+    if args.metric is not None:
+        try:
+            get_metric(args.metric)
+        except MagicalPruneError as err:
+            parser.error(f"--metric: {err}")
     with contextlib.ExitStack() as stack:
         executor = None
         if args.scheduler is not None:

@@ -136,3 +136,14 @@ def test_another_metric_writes_its_own_report(tmp_path):
     refused = subprocess.run([*common, "--metric", "CMRR", "--cnn-data", str(tmp_path)],
                              capture_output=True, text=True, timeout=300)  # fmt: skip
     assert refused.returncode == 2 and "not with --metric" in refused.stderr
+    unknown = subprocess.run([*common, "--metric", "Gainz"], capture_output=True, text=True,
+                             timeout=300)  # fmt: skip
+    assert unknown.returncode == 2 and "unknown metric 'Gainz'" in unknown.stderr
+    absent = subprocess.run([*common, "--metric", "PSRR"], capture_output=True, text=True,
+                            timeout=300)  # fmt: skip
+    assert absent.returncode == 1 and "Traceback" not in absent.stderr
+    assert (
+        absent.stderr.strip()
+        .splitlines()[-1]
+        .endswith("no layout has a PSRR value in its performance.txt")
+    )
