@@ -55,8 +55,7 @@ def candidate_scores(d, name: str, train: np.ndarray, test: np.ndarray, seed: in
 
 def measure(d, budget: int, seeds: int) -> dict:
     """FOR per row (baselines, learner, each candidate) over ``seeds`` training subsets."""
-    n = len(d.value)
-    test, pool = np.arange(int(0.8 * n), n), np.arange(int(0.8 * n))
+    test, pool = d.test, d.pool
     bad = (d.badness > np.quantile(d.badness, 1 - PRUNE_SHARE))[test]
     names = [c for c in LearnerConfig().candidates if budget >= CANDIDATES.get(c, 0)]
     rows: dict[str, list[float]] = {}

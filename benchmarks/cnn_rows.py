@@ -43,8 +43,7 @@ def cnn_rows(
     if missing:
         raise SystemExit(f"{data}: {len(missing)} layouts of {d.name} are not in the data set")
     pos = np.array([where[str(i)] for i in d.ids])
-    n = len(d.value)
-    test, pool = np.arange(int(0.8 * n), n), np.arange(int(0.8 * n))
+    test, pool = d.test, d.pool
     bad = d.badness > np.quantile(d.badness, 1 - prune_share)
     test_images = ds.features(pos[test]).numpy()
     rows = []

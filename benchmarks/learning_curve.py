@@ -58,6 +58,8 @@ REFERENCE_DESIGNS = ("ota1", "ota2", "ota3", "ota4")
 BUDGETS = (16, 64, 200, 800, 1600)
 PRUNE_SHARE = 0.25
 FOR_TARGET = 0.10
+#: share of a design's layouts outside the test set
+TRAIN_SHARE = 0.8
 
 
 @dataclass
@@ -78,6 +80,16 @@ class DesignData:
     @property
     def badness(self) -> np.ndarray:
         return get_metric(self.metric).badness(self.value)
+
+    @property
+    def pool(self) -> np.ndarray:
+        """Layouts outside the test set (training subsets are drawn from them)."""
+        return np.arange(int(TRAIN_SHARE * len(self.value)))
+
+    @property
+    def test(self) -> np.ndarray:
+        """The fixed test set: the last layouts in generation order (as `dataset build`)."""
+        return np.arange(int(TRAIN_SHARE * len(self.value)), len(self.value))
 
 
 def load_design(folder: Path, metric: str, cache: Path) -> DesignData:
@@ -165,7 +177,7 @@ def geometry_learner(d: DesignData, train: np.ndarray, test: np.ndarray, seed: i
     """The product's learner (:class:`magical_prune.geolearn.GeometryLearner`), with the
     prior pretrained on the other designs, adapted on the unlabelled training pool."""
     tables = Tables(d.layout, d.pairs, d.heat, d.roles)
-    pool = np.arange(int(0.8 * len(d.value)))
+    pool = d.pool
     prior = None
     if use_prior and d.prior is not None:
         prior = AdaptedPrior.of(d.prior, d.layout[pool], d.roles[pool], d.devices)
@@ -215,11 +227,9 @@ def measures(scores: np.ndarray, badness: np.ndarray, bad: np.ndarray) -> dict[s
 
 def fit_one(d: DesignData, budget: int, name: str, seed: int) -> dict:
     """One learner at one budget and seed: its measures on the fixed test split."""
-    n = len(d.value)
-    test = np.arange(int(0.8 * n), n)
-    pool = np.arange(int(0.8 * n))
+    test = d.test
     bad = d.badness > np.quantile(d.badness, 1 - PRUNE_SHARE)
-    train = np.sort(np.random.default_rng(seed).choice(pool, budget, replace=False))
+    train = np.sort(np.random.default_rng(seed).choice(d.pool, budget, replace=False))
     start = time.perf_counter()
     scores = LEARNERS[name](d, train, test, seed)
     fit_s = time.perf_counter() - start
@@ -233,7 +243,7 @@ def run_design(
 ) -> list[dict]:
     """Every (budget, learner, seed) of one design, on ``executor`` when given (a Dask
     cluster's or a process pool; the same numbers as in this process: all seeded)."""
-    jobs = [(b, name, seed) for b in budgets if b <= int(0.8 * len(d.value))
+    jobs = [(b, name, seed) for b in budgets if b <= len(d.pool)
             for name in LEARNERS for seed in range(seeds)
             if name != NO_PRIOR or (b < CV_MIN_LABELS and d.prior is not None)]  # fmt: skip
     if executor is None:
@@ -407,7 +417,7 @@ def _cnn(args: argparse.Namespace, d: DesignData) -> list[dict]:
     if d.name == source_design():
         print(f"  {d.name}: no CNN transfer rows (the bundled model learnt it)")
         return []
-    budgets = [b for b in args.cnn_budgets if b <= int(0.8 * len(d.value))]
+    budgets = [b for b in args.cnn_budgets if b <= len(d.pool)]
     return cnn_rows(d, args.cnn_data / f"{d.name}.h5", budgets, args.cnn_seeds, measures,
                     PRUNE_SHARE)  # fmt: skip
 
@@ -432,8 +442,7 @@ ZERO_SHOT_PRIOR = "prior (zero-shot)"
 
 def zero_shot_row(d: DesignData) -> dict:
     """The prior fitted on the other designs, adapted on the unlabelled training pool."""
-    n = len(d.value)
-    test, pool = np.arange(int(0.8 * n), n), np.arange(int(0.8 * n))
+    test, pool = d.test, d.pool
     raw = raw_inputs(d.layout, d.roles, d.devices)
     assert d.prior is not None
     scores = d.prior.predict(DesignStats.of(raw[pool]).standardise(raw[test]))
@@ -459,7 +468,7 @@ def run(args: argparse.Namespace, executor: cf.Executor | None) -> None:
         name = d.name
         sizes[name] = len(d.value)
         start = time.perf_counter()
-        budgets = sorted({*args.budgets, *([] if args.no_all else [int(0.8 * len(d.value))])})
+        budgets = sorted({*args.budgets, *([] if args.no_all else [len(d.pool)])})
         design_rows = run_design(d, budgets, seeds, executor)
         rows += design_rows
         print(f"{name}: {len(design_rows)} rows in {time.perf_counter() - start:.0f} s", flush=True)

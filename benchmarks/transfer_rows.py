@@ -52,8 +52,7 @@ def transfer_rows(
     d: Any, prior: Any, budgets: list[int], seeds: int, measures: Any, prune_share: float
 ) -> list[dict]:
     """Zero-shot and prior-plus-design rows of design ``d`` (prior: :func:`pretrain_prior`)."""
-    n = len(d.value)
-    test, pool = np.arange(int(0.8 * n), n), np.arange(int(0.8 * n))
+    test, pool = d.test, d.pool
     badness = d.badness
     bad = badness > np.quantile(badness, 1 - prune_share)
     signed = _signed(d.metric)
