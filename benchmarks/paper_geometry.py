@@ -83,10 +83,11 @@ def zero_shot(ds: LabelledDataset, raw: np.ndarray, prior: PriorScorer) -> dict[
 
 
 def table4(
-    data: dict[str, dict[str, Any]], inputs: dict[str, tuple[np.ndarray, np.ndarray]]
+    data: dict[str, dict[str, Any]],
+    inputs: dict[str, tuple[np.ndarray, np.ndarray]],
+    priors: dict[str, PriorScorer],
 ) -> list[dict[str, Any]]:
     rows = []
-    priors = lodo_priors(inputs)
     for design in DESIGNS:
         ds = _open(data, design)
         for alpha in ALPHAS if design in TARGETS else (0.8,):
@@ -109,10 +110,9 @@ def table4(
 
 
 def fig6(
-    data: dict[str, dict[str, Any]], repeats: int, inputs: dict[str, tuple[np.ndarray, np.ndarray]]
+    data: dict[str, dict[str, Any]], repeats: int, priors: dict[str, PriorScorer]
 ) -> list[dict[str, Any]]:
     rows = []
-    priors = lodo_priors(inputs)
     for design in TARGETS:
         ds = _open(data, design)
         start = time.perf_counter()
@@ -238,8 +238,9 @@ def main() -> None:
     repeats = args.repeats or scale.fewshot_repeats
     data = make_data(args.work, scale, args.jobs)
     inputs = design_inputs(data)
-    report = write(args.out, scale.name, table4(data, inputs), fig6(data, repeats, inputs),
-                   repeats, data)  # fmt: skip
+    priors = lodo_priors(inputs)  # fitted once for both tables
+    report = write(args.out, scale.name, table4(data, inputs, priors),
+                   fig6(data, repeats, priors), repeats, data)  # fmt: skip
     print(f"wrote {report}")
 
 
